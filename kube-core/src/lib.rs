@@ -1,0 +1,31 @@
+//! The Kubernetes object model, wire-compatible with Kubernetes, with no IO.
+//!
+//! # Tour
+//!
+//! - [`meta`]: apimachinery's `meta/v1`: [`meta::ObjectMeta`], [`meta::Status`],
+//!   [`meta::WatchEvent`], [`meta::List`], and the [`meta::Resource`] trait every kind implements.
+//! - [`time`], [`intstr`], [`quantity`]: the scalar types with Kubernetes' own text forms.
+//! - [`selector`]: label selectors (`a=b,c!=d,e in (f,g),!i`) and field selectors.
+//! - [`api`]: the kinds (core/v1 Pod, Node, Service…, apps/v1 Deployment…, and more).
+//! - [`registry`]: every resource the API serves (group, version, kind, plural, verbs…); the one
+//!   source for routes and discovery.
+//!
+//! # Example
+//!
+//! ```
+//! use kubox_core::meta::{ObjectMeta, Status};
+//!
+//! let meta: ObjectMeta = serde_json::from_str(r#"{"name":"web","namespace":"default"}"#).unwrap();
+//! assert_eq!(meta.name.as_deref(), Some("web"));
+//! let status: Status = serde_json::from_str(r#"{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}"#).unwrap();
+//! assert_eq!(status.code, Some(404));
+//! ```
+
+pub mod intstr;
+pub mod meta;
+pub mod quantity;
+pub mod time;
+
+pub use intstr::IntOrString;
+pub use quantity::Quantity;
+pub use time::{MicroTime, Time};

@@ -1,0 +1,1 @@
+//! Backups: online snapshots, verification, restore, scheduled backups with retention.

@@ -1,0 +1,1 @@
+//! The embedded store: in-memory MVCC index + write-ahead log + snapshots.
