@@ -21,9 +21,12 @@
 //! assert_eq!(status.code, Some(404));
 //! ```
 
+pub mod api;
 pub mod intstr;
 pub mod meta;
 pub mod quantity;
+pub mod registry;
+pub mod selector;
 pub mod time;
 
 pub use intstr::IntOrString;

@@ -5,14 +5,19 @@ use crate::{IntOrString, Time};
 use serde::{Deserialize, Serialize};
 
 resource! {
-    ReplicaSet, ReplicaSetList, group: "apps", version: "v1", plural: "replicasets", namespaced: true
+    ReplicaSet, ReplicaSetList, "apps/v1",
+    group: "apps", version: "v1", plural: "replicasets", namespaced: true,
+    fields: [metadata, spec, status],
 }
 
 resource! {
-    Deployment, DeploymentList, group: "apps", version: "v1", plural: "deployments", namespaced: true
+    Deployment, DeploymentList, "apps/v1",
+    group: "apps", version: "v1", plural: "deployments", namespaced: true,
+    fields: [metadata, spec, status],
 }
 
 /// ReplicaSet ensures that a specified number of pod replicas are running at any given time.
+#[doc(alias = "rs")]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplicaSet {
@@ -34,6 +39,7 @@ pub struct ReplicaSet {
 }
 
 /// Deployment enables declarative updates for Pods and ReplicaSets.
+#[doc(alias = "deploy")]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Deployment {

@@ -5,7 +5,8 @@ use crate::meta::ObjectMeta;
 use serde::{Deserialize, Serialize};
 
 kind! {
-    Scale, "autoscaling/v1", "Scale"
+    Scale, "autoscaling/v1",
+    fields: [metadata, spec, status],
 }
 
 /// Scale represents a scaling request for a resource.
@@ -18,7 +19,7 @@ pub struct Scale {
     /// `kind`: the REST resource this object represents (filled by `Default`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub kind: String,
-    /// Standard object metadata; More info: <https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata.>
+    /// Standard object metadata.
     #[serde(default)]
     pub metadata: ObjectMeta,
     /// spec defines the behavior of the scale.

@@ -5,7 +5,9 @@ use crate::MicroTime;
 use serde::{Deserialize, Serialize};
 
 resource! {
-    Lease, LeaseList, group: "coordination.k8s.io", version: "v1", plural: "leases", namespaced: true
+    Lease, LeaseList, "coordination.k8s.io/v1",
+    group: "coordination.k8s.io", version: "v1", plural: "leases", namespaced: true,
+    fields: [metadata, spec],
 }
 
 /// Lease defines a lease concept.
@@ -18,7 +20,7 @@ pub struct Lease {
     /// `kind`: the REST resource this object represents (filled by `Default`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub kind: String,
-    /// More info: <https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata>
+    /// `metadata`.
     #[serde(default)]
     pub metadata: ObjectMeta,
     /// spec contains the specification of the Lease.

@@ -1,56 +1,85 @@
-//! `core/v1`: The core group (`/api/v1`): Pod, Node, Namespace, Service, Endpoints, ServiceAccount,
-//! Secret, ConfigMap, Event, Binding and ReplicationController, with everything they embed.
+//! `v1`, the core group (served at `/api/v1`): Pod, Node, Namespace, Service, Endpoints,
+//! ServiceAccount, Secret, ConfigMap, Event, Binding and ReplicationController, with everything
+//! they embed.
 
+use super::ByteString;
 use crate::meta::{Condition, LabelSelector, ObjectMeta};
 use crate::{IntOrString, MicroTime, Quantity, Time};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 resource! {
-    Namespace, NamespaceList, group: "", version: "v1", plural: "namespaces", namespaced: false
+    Namespace, NamespaceList, "v1",
+    group: "", version: "v1", plural: "namespaces", namespaced: false,
+    fields: [metadata, spec, status],
 }
 
 resource! {
-    Node, NodeList, group: "", version: "v1", plural: "nodes", namespaced: false
+    Node, NodeList, "v1",
+    group: "", version: "v1", plural: "nodes", namespaced: false,
+    fields: [metadata, spec, status],
 }
 
 resource! {
-    Pod, PodList, group: "", version: "v1", plural: "pods", namespaced: true
+    Pod, PodList, "v1",
+    group: "", version: "v1", plural: "pods", namespaced: true,
+    fields: [metadata, spec, status],
 }
 
 resource! {
-    Service, ServiceList, group: "", version: "v1", plural: "services", namespaced: true
+    Service, ServiceList, "v1",
+    group: "", version: "v1", plural: "services", namespaced: true,
+    fields: [metadata, spec, status],
 }
 
 resource! {
-    Endpoints, EndpointsList, group: "", version: "v1", plural: "endpoints", namespaced: true
+    Endpoints, EndpointsList, "v1",
+    group: "", version: "v1", plural: "endpoints", namespaced: true,
+    fields: [metadata, subsets],
 }
 
 resource! {
-    ServiceAccount, ServiceAccountList, group: "", version: "v1", plural: "serviceaccounts", namespaced: true
+    ServiceAccount, ServiceAccountList, "v1",
+    group: "", version: "v1", plural: "serviceaccounts", namespaced: true,
+    fields: [metadata, automount_service_account_token, image_pull_secrets, secrets],
 }
 
 resource! {
-    Secret, SecretList, group: "", version: "v1", plural: "secrets", namespaced: true
+    Secret, SecretList, "v1",
+    group: "", version: "v1", plural: "secrets", namespaced: true,
+    fields: [metadata, data, immutable, string_data, type_],
 }
 
 resource! {
-    ConfigMap, ConfigMapList, group: "", version: "v1", plural: "configmaps", namespaced: true
+    ConfigMap, ConfigMapList, "v1",
+    group: "", version: "v1", plural: "configmaps", namespaced: true,
+    fields: [metadata, binary_data, data, immutable],
 }
 
 resource! {
-    Event, EventList, group: "", version: "v1", plural: "events", namespaced: true
+    Event, EventList, "v1",
+    group: "", version: "v1", plural: "events", namespaced: true,
+    fields: [
+        metadata, action, count, event_time, first_timestamp, involved_object,
+        last_timestamp, message, reason, related, reporting_component, reporting_instance,
+        series, source, type_
+    ],
 }
 
 resource! {
-    Binding, BindingList, group: "", version: "v1", plural: "bindings", namespaced: true
+    Binding, BindingList, "v1",
+    group: "", version: "v1", plural: "bindings", namespaced: true,
+    fields: [metadata, target],
 }
 
 resource! {
-    ReplicationController, ReplicationControllerList, group: "", version: "v1", plural: "replicationcontrollers", namespaced: true
+    ReplicationController, ReplicationControllerList, "v1",
+    group: "", version: "v1", plural: "replicationcontrollers", namespaced: true,
+    fields: [metadata, spec, status],
 }
 
 /// Namespace provides a scope for Names.
+#[doc(alias = "ns")]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Namespace {
@@ -93,6 +122,7 @@ pub struct Node {
 }
 
 /// Pod is a collection of containers that can run on a host.
+#[doc(alias = "po")]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Pod {
@@ -114,6 +144,7 @@ pub struct Pod {
 }
 
 /// Service is a named abstraction of software service (for example, mysql) consisting of local port (for example 3306) that the proxy listens on, and the selector that determines which pods will answer…
+#[doc(alias = "svc")]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Service {
@@ -152,7 +183,8 @@ pub struct Endpoints {
     pub subsets: Option<Vec<EndpointSubset>>,
 }
 
-/// ServiceAccount binds together: * a name, understood by users, and perhaps by peripheral systems, for an identity * a principal that can be authenticated and authorized * a set of secrets
+/// ServiceAccount binds together: * a name, understood by users, and perhaps by peripheral systems, for an identity * a principal that can be authenticated and authorized * a set of secrets.
+#[doc(alias = "sa")]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceAccount {
@@ -204,6 +236,7 @@ pub struct Secret {
 }
 
 /// ConfigMap holds configuration data for pods to consume.
+#[doc(alias = "cm")]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigMap {
@@ -279,7 +312,7 @@ pub struct Event {
     /// The component reporting this event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<EventSource>,
-    /// Type of this event (Normal, Warning), new types could be added in the future
+    /// Type of this event (Normal, Warning), new types could be added in the future.
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
@@ -303,6 +336,7 @@ pub struct Binding {
 }
 
 /// ReplicationController represents the configuration of a replication controller.
+#[doc(alias = "rc")]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplicationController {
@@ -352,7 +386,11 @@ pub struct NodeSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_source: Option<NodeConfigSource>,
     /// Deprecated.
-    #[serde(rename = "externalID", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "externalID",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub external_id: Option<String>,
     /// PodCIDR represents the pod IP range assigned to the node.
     #[serde(rename = "podCIDR", default, skip_serializing_if = "Option::is_none")]
@@ -360,8 +398,12 @@ pub struct NodeSpec {
     /// podCIDRs represents the IP ranges assigned to the node for usage by Pods on that node.
     #[serde(rename = "podCIDRs", default, skip_serializing_if = "Option::is_none")]
     pub pod_cidrs: Option<Vec<String>>,
-    /// ID of the node assigned by the cloud provider in the format: \\<ProviderName\\>://\\<ProviderSpecificNodeID\\>
-    #[serde(rename = "providerID", default, skip_serializing_if = "Option::is_none")]
+    /// ID of the node assigned by the cloud provider in the format: \\<ProviderName\\>://\\<ProviderSpecificNodeID\\>.
+    #[serde(
+        rename = "providerID",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub provider_id: Option<String>,
     /// If specified, the node's taints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -396,7 +438,7 @@ pub struct NodeStatus {
     /// Features describes the set of features implemented by the CRI implementation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub features: Option<NodeFeatures>,
-    /// List of container images on this node
+    /// List of container images on this node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub images: Option<Vec<ContainerImage>>,
     /// Set of ids/uuids to uniquely identify the node.
@@ -423,7 +465,7 @@ pub struct PodSpec {
     /// Optional duration in seconds the pod may be active on the node relative to StartTime before the system will actively try to mark it failed and kill associated containers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_deadline_seconds: Option<i64>,
-    /// If specified, the pod's scheduling constraints
+    /// If specified, the pod's scheduling constraints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub affinity: Option<Affinity>,
     /// AutomountServiceAccountToken indicates whether a service account token should be automatically mounted.
@@ -520,7 +562,11 @@ pub struct PodSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account_name: Option<String>,
     /// If true the pod's hostname will be configured as the pod's FQDN, rather than the leaf name (the default).
-    #[serde(rename = "setHostnameAsFQDN", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "setHostnameAsFQDN",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub set_hostname_as_fqdn: Option<bool>,
     /// Share a single process namespace between all of the containers in a pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -582,7 +628,7 @@ pub struct PodStatus {
     /// podIPs holds the IP addresses allocated to the pod.
     #[serde(rename = "podIPs", default, skip_serializing_if = "Option::is_none")]
     pub pod_ips: Option<Vec<PodIP>>,
-    /// The Quality of Service (QOS) classification assigned to the pod based on resource requirements See PodQOSClass type for available QOS classes More info:…
+    /// The Quality of Service (QOS) classification assigned to the pod based on resource requirements See PodQOSClass type for available QOS classes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub qos_class: Option<String>,
     /// A brief CamelCase message indicating details about why the pod is in this state.
@@ -610,10 +656,18 @@ pub struct ServiceSpec {
     #[serde(rename = "clusterIP", default, skip_serializing_if = "Option::is_none")]
     pub cluster_ip: Option<String>,
     /// ClusterIPs is a list of IP addresses assigned to this service, and are usually assigned randomly.
-    #[serde(rename = "clusterIPs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "clusterIPs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cluster_ips: Option<Vec<String>>,
     /// externalIPs is a list of IP addresses for which nodes in the cluster will also accept traffic for this service.
-    #[serde(rename = "externalIPs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "externalIPs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub external_ips: Option<Vec<String>>,
     /// externalName is the external reference that discovery mechanisms will return as an alias for this service (e.g.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -637,7 +691,11 @@ pub struct ServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_balancer_class: Option<String>,
     /// Only applies to Service Type: LoadBalancer.
-    #[serde(rename = "loadBalancerIP", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "loadBalancerIP",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub load_balancer_ip: Option<String>,
     /// If specified and supported by the platform, this will restrict traffic through the cloud-provider load-balancer will be restricted to the specified client IPs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -669,7 +727,7 @@ pub struct ServiceSpec {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceStatus {
-    /// Current service state
+    /// Current service state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conditions: Option<Vec<Condition>>,
     /// LoadBalancer contains the current status of the load-balancer, if one is present.
@@ -732,10 +790,10 @@ pub struct ObjectReference {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventSeries {
-    /// Number of occurrences in this series up to the last heartbeat time
+    /// Number of occurrences in this series up to the last heartbeat time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<i32>,
-    /// Time of the last occurrence observed
+    /// Time of the last occurrence observed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_observed_time: Option<MicroTime>,
 }
@@ -819,7 +877,7 @@ pub struct NamespaceCondition {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeConfigSource {
-    /// ConfigMap is a reference to a Node's ConfigMap
+    /// ConfigMap is a reference to a Node's ConfigMap.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_map: Option<ConfigMapNodeConfigSource>,
 }
@@ -914,7 +972,7 @@ pub struct NodeFeatures {
     pub supplemental_groups_policy: Option<bool>,
 }
 
-/// Describe a container image
+/// Describe a container image.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerImage {
@@ -930,7 +988,7 @@ pub struct ContainerImage {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeSystemInfo {
-    /// The Architecture reported by the node
+    /// The Architecture reported by the node.
     #[serde(default)]
     pub architecture: String,
     /// Boot ID reported by the node.
@@ -951,7 +1009,7 @@ pub struct NodeSystemInfo {
     /// MachineID reported by the node.
     #[serde(rename = "machineID", default)]
     pub machine_id: String,
-    /// The Operating System reported by the node
+    /// The Operating System reported by the node.
     #[serde(default)]
     pub operating_system: String,
     /// OS Image reported by the node from /etc/os-release (e.g.
@@ -977,14 +1035,14 @@ pub struct NodeRuntimeHandler {
     pub name: Option<String>,
 }
 
-/// AttachedVolume describes a volume attached to a node
+/// AttachedVolume describes a volume attached to a node.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AttachedVolume {
-    /// DevicePath represents the device path where the volume should be available
+    /// DevicePath represents the device path where the volume should be available.
     #[serde(default)]
     pub device_path: String,
-    /// Name of the attached volume
+    /// Name of the attached volume.
     #[serde(default)]
     pub name: String,
 }
@@ -1199,7 +1257,7 @@ pub struct PodOS {
     pub name: String,
 }
 
-/// PodReadinessGate contains the reference to a pod condition
+/// PodReadinessGate contains the reference to a pod condition.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodReadinessGate {
@@ -1362,14 +1420,18 @@ pub struct Volume {
     /// cinder represents a cinder volume attached and mounted on kubelets host machine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cinder: Option<CinderVolumeSource>,
-    /// configMap represents a configMap that should populate this volume
+    /// configMap represents a configMap that should populate this volume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_map: Option<ConfigMapVolumeSource>,
     /// csi (Container Storage Interface) represents ephemeral storage that is handled by certain external CSI drivers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub csi: Option<CSIVolumeSource>,
-    /// downwardAPI represents downward API about the pod that should populate this volume
-    #[serde(rename = "downwardAPI", default, skip_serializing_if = "Option::is_none")]
+    /// downwardAPI represents downward API about the pod that should populate this volume.
+    #[serde(
+        rename = "downwardAPI",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub downward_api: Option<DownwardAPIVolumeSource>,
     /// emptyDir represents a temporary directory that shares a pod's lifetime.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1407,7 +1469,7 @@ pub struct Volume {
     /// name of the volume.
     #[serde(default)]
     pub name: String,
-    /// nfs represents an NFS mount on the host that shares a pod's lifetime More info: <https://kubernetes.io/docs/concepts/storage/volumes#nfs>
+    /// nfs represents an NFS mount on the host that shares a pod's lifetime.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nfs: Option<NFSVolumeSource>,
     /// persistentVolumeClaimVolumeSource represents a reference to a PersistentVolumeClaim in the same namespace.
@@ -1419,7 +1481,7 @@ pub struct Volume {
     /// portworxVolume represents a portworx volume attached and mounted on kubelets host machine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub portworx_volume: Option<PortworxVolumeSource>,
-    /// projected items for all in one resources secrets, configmaps, and downward API
+    /// projected items for all in one resources secrets, configmaps, and downward API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub projected: Option<ProjectedVolumeSource>,
     /// quobyte represents a Quobyte mount on the host that shares a pod's lifetime.
@@ -1480,7 +1542,11 @@ pub struct ContainerStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allocated_resources_status: Option<Vec<ResourceStatus>>,
     /// ContainerID is the ID of the container in the format '\\<type\\>://\\<container_id\\>'.
-    #[serde(rename = "containerID", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "containerID",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub container_id: Option<String>,
     /// Image is the name of container image that the container is running.
     #[serde(default)]
@@ -1509,10 +1575,10 @@ pub struct ContainerStatus {
     /// State holds details about the container's current condition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<ContainerState>,
-    /// StopSignal reports the effective stop signal for this container
+    /// StopSignal reports the effective stop signal for this container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,
-    /// User represents user identity information initially attached to the first process of the container
+    /// User represents user identity information initially attached to the first process of the container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<ContainerUser>,
     /// Status of volume mounts.
@@ -1524,7 +1590,7 @@ pub struct ContainerStatus {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HostIP {
-    /// IP is the IP address assigned to the host
+    /// IP is the IP address assigned to the host.
     #[serde(default)]
     pub ip: String,
 }
@@ -1533,7 +1599,7 @@ pub struct HostIP {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodIP {
-    /// IP is the IP address assigned to the pod
+    /// IP is the IP address assigned to the pod.
     #[serde(default)]
     pub ip: String,
 }
@@ -1596,7 +1662,7 @@ pub struct LoadBalancerStatus {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointAddress {
-    /// The Hostname of this endpoint
+    /// The Hostname of this endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
     /// The IP of this endpoint.
@@ -1628,7 +1694,7 @@ pub struct EndpointPort {
     pub protocol: Option<String>,
 }
 
-/// PodTemplateSpec describes the data a pod should have when created from a template
+/// PodTemplateSpec describes the data a pod should have when created from a template.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodTemplateSpec {
@@ -1763,17 +1829,17 @@ pub struct EnvVar {
     pub value_from: Option<EnvVarSource>,
 }
 
-/// EnvFromSource represents the source of a set of ConfigMaps or Secrets
+/// EnvFromSource represents the source of a set of ConfigMaps or Secrets.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EnvFromSource {
-    /// The ConfigMap to select from
+    /// The ConfigMap to select from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_map_ref: Option<ConfigMapEnvSource>,
     /// Optional text to prepend to the name of each environment variable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
-    /// The Secret to select from
+    /// The Secret to select from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<SecretEnvSource>,
 }
@@ -1911,7 +1977,7 @@ pub struct VolumeDevice {
     /// devicePath is the path inside of the container that the device will be mapped to.
     #[serde(default)]
     pub device_path: String,
-    /// name must match the name of a persistentVolumeClaim in the pod
+    /// name must match the name of a persistentVolumeClaim in the pod.
     #[serde(default)]
     pub name: String,
 }
@@ -1979,7 +2045,7 @@ pub struct AppArmorProfile {
     pub type_: String,
 }
 
-/// SELinuxOptions are the labels to be applied to the container
+/// SELinuxOptions are the labels to be applied to the container.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SELinuxOptions {
@@ -2009,14 +2075,14 @@ pub struct SeccompProfile {
     pub type_: String,
 }
 
-/// Sysctl defines a kernel parameter to be set
+/// Sysctl defines a kernel parameter to be set.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Sysctl {
-    /// Name of a property to set
+    /// Name of a property to set.
     #[serde(default)]
     pub name: String,
-    /// Value of a property to set
+    /// Value of a property to set.
     #[serde(default)]
     pub value: String,
 }
@@ -2025,7 +2091,7 @@ pub struct Sysctl {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WindowsSecurityContextOptions {
-    /// GMSACredentialSpec is where the GMSA admission webhook (<https://github.com/kubernetes-sigs/windows-gmsa)> inlines the contents of the GMSA credential spec named by the GMSACredentialSpecName field.
+    /// GMSACredentialSpec is where the GMSA admission webhook (<https://github.com/kubernetes-sigs/windows-gmsa>) inlines the contents of the GMSA credential spec named by the GMSACredentialSpecName field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gmsa_credential_spec: Option<String>,
     /// GMSACredentialSpecName is the name of the GMSA credential spec to use.
@@ -2064,10 +2130,10 @@ pub struct AzureDiskVolumeSource {
     /// cachingMode is the Host Caching mode: None, Read Only, Read Write.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caching_mode: Option<String>,
-    /// diskName is the Name of the data disk in the blob storage
+    /// diskName is the Name of the data disk in the blob storage.
     #[serde(default)]
     pub disk_name: String,
-    /// diskURI is the URI of data disk in the blob storage
+    /// diskURI is the URI of data disk in the blob storage.
     #[serde(rename = "diskURI", default)]
     pub disk_uri: String,
     /// fsType is Filesystem type to mount.
@@ -2088,10 +2154,10 @@ pub struct AzureFileVolumeSource {
     /// readOnly defaults to false (read/write).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_only: Option<bool>,
-    /// secretName is the  name of secret that contains Azure Storage Account Name and Key
+    /// secretName is the  name of secret that contains Azure Storage Account Name and Key.
     #[serde(default)]
     pub secret_name: String,
-    /// shareName is the azure share Name
+    /// shareName is the azure share Name.
     #[serde(default)]
     pub share_name: String,
 }
@@ -2100,22 +2166,22 @@ pub struct AzureFileVolumeSource {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CephFSVolumeSource {
-    /// monitors is Required: Monitors is a collection of Ceph monitors More info: <https://examples.k8s.io/volumes/cephfs/README.md#how-to-use-it>
+    /// monitors is Required: Monitors is a collection of Ceph monitors.
     #[serde(default)]
     pub monitors: Vec<String>,
-    /// path is Optional: Used as the mounted root, rather than the full Ceph tree, default is /
+    /// path is Optional: Used as the mounted root, rather than the full Ceph tree, default is /.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     /// readOnly is Optional: Defaults to false (read/write).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_only: Option<bool>,
-    /// secretFile is Optional: SecretFile is the path to key ring for User, default is /etc/ceph/user.secret More info: <https://examples.k8s.io/volumes/cephfs/README.md#how-to-use-it>
+    /// secretFile is Optional: SecretFile is the path to key ring for User, default is /etc/ceph/user.secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_file: Option<String>,
     /// secretRef is Optional: SecretRef is reference to the authentication secret for User, default is empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<LocalObjectReference>,
-    /// user is optional: User is the rados user name, default is admin More info: <https://examples.k8s.io/volumes/cephfs/README.md#how-to-use-it>
+    /// user is optional: User is the rados user name, default is admin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
@@ -2151,12 +2217,12 @@ pub struct ConfigMapVolumeSource {
     /// Name of the referent.
     #[serde(default)]
     pub name: String,
-    /// optional specify whether the ConfigMap or its keys must be defined
+    /// optional specify whether the ConfigMap or its keys must be defined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optional: Option<bool>,
 }
 
-/// Represents a source location of a volume to mount, managed by an external CSI driver
+/// Represents a source location of a volume to mount, managed by an external CSI driver.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CSIVolumeSource {
@@ -2184,7 +2250,7 @@ pub struct DownwardAPIVolumeSource {
     /// Optional: mode bits to use on created files by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_mode: Option<i32>,
-    /// Items is a list of downward API volume file
+    /// Items is a list of downward API volume file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items: Option<Vec<DownwardAPIVolumeFile>>,
 }
@@ -2217,14 +2283,18 @@ pub struct FCVolumeSource {
     /// fsType is the filesystem type to mount.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fs_type: Option<String>,
-    /// lun is Optional: FC target lun number
+    /// lun is Optional: FC target lun number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lun: Option<i32>,
     /// readOnly is Optional: Defaults to false (read/write).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_only: Option<bool>,
-    /// targetWWNs is Optional: FC target worldwide names (WWNs)
-    #[serde(rename = "targetWWNs", default, skip_serializing_if = "Option::is_none")]
+    /// targetWWNs is Optional: FC target worldwide names (WWNs).
+    #[serde(
+        rename = "targetWWNs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub target_wwns: Option<Vec<String>>,
     /// wwids Optional: FC volume world wide identifiers (wwids) Either wwids or combination of targetWWNs and lun must be set, but not both simultaneously.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2256,11 +2326,15 @@ pub struct FlexVolumeSource {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FlockerVolumeSource {
-    /// datasetName is Name of the dataset stored as metadata -\\> name on the dataset for Flocker should be considered as deprecated
+    /// datasetName is Name of the dataset stored as metadata -\\> name on the dataset for Flocker should be considered as deprecated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dataset_name: Option<String>,
     /// datasetUUID is the UUID of the dataset.
-    #[serde(rename = "datasetUUID", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "datasetUUID",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub dataset_uuid: Option<String>,
 }
 
@@ -2289,7 +2363,7 @@ pub struct GitRepoVolumeSource {
     /// directory is the target directory name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub directory: Option<String>,
-    /// repository is the URL
+    /// repository is the URL.
     #[serde(default)]
     pub repository: String,
     /// revision is the commit hash for the specified revision.
@@ -2319,7 +2393,7 @@ pub struct HostPathVolumeSource {
     /// path of the directory on the host.
     #[serde(default)]
     pub path: String,
-    /// type for HostPath Volume Defaults to "" More info: <https://kubernetes.io/docs/concepts/storage/volumes#hostpath>
+    /// type for HostPath Volume Defaults to "".
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
@@ -2340,10 +2414,10 @@ pub struct ImageVolumeSource {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ISCSIVolumeSource {
-    /// chapAuthDiscovery defines whether support iSCSI Discovery CHAP authentication
+    /// chapAuthDiscovery defines whether support iSCSI Discovery CHAP authentication.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chap_auth_discovery: Option<bool>,
-    /// chapAuthSession defines whether support iSCSI Session CHAP authentication
+    /// chapAuthSession defines whether support iSCSI Session CHAP authentication.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chap_auth_session: Option<bool>,
     /// fsType is the filesystem type of the volume that you want to mount.
@@ -2367,7 +2441,7 @@ pub struct ISCSIVolumeSource {
     /// readOnly here will force the ReadOnly setting in VolumeMounts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_only: Option<bool>,
-    /// secretRef is the CHAP Secret for iSCSI target and initiator authentication
+    /// secretRef is the CHAP Secret for iSCSI target and initiator authentication.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<LocalObjectReference>,
     /// targetPortal is iSCSI Target Portal.
@@ -2409,7 +2483,7 @@ pub struct PhotonPersistentDiskVolumeSource {
     /// fsType is the filesystem type to mount.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fs_type: Option<String>,
-    /// pdID is the ID that identifies Photon Controller persistent disk
+    /// pdID is the ID that identifies Photon Controller persistent disk.
     #[serde(rename = "pdID", default)]
     pub pd_id: String,
 }
@@ -2424,12 +2498,12 @@ pub struct PortworxVolumeSource {
     /// readOnly defaults to false (read/write).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_only: Option<bool>,
-    /// volumeID uniquely identifies a Portworx volume
+    /// volumeID uniquely identifies a Portworx volume.
     #[serde(rename = "volumeID", default)]
     pub volume_id: String,
 }
 
-/// Represents a projected volume source
+/// Represents a projected volume source.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectedVolumeSource {
@@ -2445,19 +2519,19 @@ pub struct ProjectedVolumeSource {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct QuobyteVolumeSource {
-    /// group to map volume access to Default is no group
+    /// group to map volume access to Default is no group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
     /// readOnly here will force the Quobyte volume to be mounted with read-only permissions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_only: Option<bool>,
-    /// registry represents a single or multiple Quobyte Registry services specified as a string as host:port pair (multiple entries are separated with commas) which acts as the central registry for volumes
+    /// registry represents a single or multiple Quobyte Registry services specified as a string as host:port pair (multiple entries are separated with commas) which acts as the central registry for volumes.
     #[serde(default)]
     pub registry: String,
-    /// tenant owning the given Quobyte volume in the Backend Used with dynamically provisioned Quobyte volumes, value is set by the plugin
+    /// tenant owning the given Quobyte volume in the Backend Used with dynamically provisioned Quobyte volumes, value is set by the plugin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
-    /// user to map volume access to Defaults to serivceaccount user
+    /// user to map volume access to Defaults to serivceaccount user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// volume is a string that references an already created Quobyte volume by name.
@@ -2495,7 +2569,7 @@ pub struct RBDVolumeSource {
     pub user: Option<String>,
 }
 
-/// ScaleIOVolumeSource represents a persistent ScaleIO volume
+/// ScaleIOVolumeSource represents a persistent ScaleIO volume.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ScaleIOVolumeSource {
@@ -2514,7 +2588,7 @@ pub struct ScaleIOVolumeSource {
     /// secretRef references to the secret for ScaleIO user and other sensitive information.
     #[serde(default)]
     pub secret_ref: LocalObjectReference,
-    /// sslEnabled Flag enable/disable SSL communication with Gateway, default false
+    /// sslEnabled Flag enable/disable SSL communication with Gateway, default false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssl_enabled: Option<bool>,
     /// storageMode indicates whether the storage for a volume should be ThickProvisioned or ThinProvisioned.
@@ -2541,7 +2615,7 @@ pub struct SecretVolumeSource {
     /// items If unspecified, each key-value pair in the Data field of the referenced Secret will be projected into the volume as a file whose name is the key and content is the value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items: Option<Vec<KeyToPath>>,
-    /// optional field specify whether the Secret or its keys must be defined
+    /// optional field specify whether the Secret or its keys must be defined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optional: Option<bool>,
     /// secretName is the name of the secret in the pod's namespace to use.
@@ -2578,12 +2652,16 @@ pub struct VsphereVirtualDiskVolumeSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fs_type: Option<String>,
     /// storagePolicyID is the storage Policy Based Management (SPBM) profile ID associated with the StoragePolicyName.
-    #[serde(rename = "storagePolicyID", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "storagePolicyID",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub storage_policy_id: Option<String>,
     /// storagePolicyName is the storage Policy Based Management (SPBM) profile name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_policy_name: Option<String>,
-    /// volumePath is the path that identifies vSphere volume vmdk
+    /// volumePath is the path that identifies vSphere volume vmdk.
     #[serde(default)]
     pub volume_path: String,
 }
@@ -2604,18 +2682,18 @@ pub struct ResourceStatus {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerState {
-    /// Details about a running container
+    /// Details about a running container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub running: Option<ContainerStateRunning>,
-    /// Details about a terminated container
+    /// Details about a terminated container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terminated: Option<ContainerStateTerminated>,
-    /// Details about a waiting container
+    /// Details about a waiting container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting: Option<ContainerStateWaiting>,
 }
 
-/// ContainerUser represents user identity information
+/// ContainerUser represents user identity information.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerUser {
@@ -2655,16 +2733,16 @@ pub struct ClientIPConfig {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LoadBalancerIngress {
-    /// Hostname is set for load-balancer ingress points that are DNS based (typically AWS load-balancers)
+    /// Hostname is set for load-balancer ingress points that are DNS based (typically AWS load-balancers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
-    /// IP is set for load-balancer ingress points that are IP based (typically GCE or OpenStack load-balancers)
+    /// IP is set for load-balancer ingress points that are IP based (typically GCE or OpenStack load-balancers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
     /// IPMode specifies how the load-balancer IP behaves, and may only be specified when the ip field is specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_mode: Option<String>,
-    /// Ports is a list of records of service ports If used, every port defined in the service should have an entry in it
+    /// Ports is a list of records of service ports If used, every port defined in the service should have an entry in it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ports: Option<Vec<PortStatus>>,
 }
@@ -2690,7 +2768,7 @@ pub struct NodeSelector {
     pub node_selector_terms: Vec<NodeSelectorTerm>,
 }
 
-/// The weights of all of the matched WeightedPodAffinityTerm fields are added per-node to find the most preferred node(s)
+/// The weights of all of the matched WeightedPodAffinityTerm fields are added per-node to find the most preferred node(s).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WeightedPodAffinityTerm {
@@ -2739,7 +2817,7 @@ pub struct EnvVarSource {
     /// Selects a resource of the container: only resources limits and requests (limits.cpu, limits.memory, limits.ephemeral-storage, requests.cpu, requests.memory and requests.ephemeral-storage) are…
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_field_ref: Option<ResourceFieldSelector>,
-    /// Selects a key of a secret in the pod's namespace
+    /// Selects a key of a secret in the pod's namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_key_ref: Option<SecretKeySelector>,
 }
@@ -2751,7 +2829,7 @@ pub struct ConfigMapEnvSource {
     /// Name of the referent.
     #[serde(default)]
     pub name: String,
-    /// Specify whether the ConfigMap must be defined
+    /// Specify whether the ConfigMap must be defined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optional: Option<bool>,
 }
@@ -2763,7 +2841,7 @@ pub struct SecretEnvSource {
     /// Name of the referent.
     #[serde(default)]
     pub name: String,
-    /// Specify whether the Secret must be defined
+    /// Specify whether the Secret must be defined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optional: Option<bool>,
 }
@@ -2802,7 +2880,7 @@ pub struct GRPCAction {
     /// Port number of the gRPC service.
     #[serde(default)]
     pub port: i32,
-    /// Service is the name of the service to place in the gRPC HealthCheckRequest (see <https://github.com/grpc/grpc/blob/master/doc/health-checking.md).>
+    /// Service is the name of the service to place in the gRPC HealthCheckRequest (see <https://github.com/grpc/grpc/blob/master/doc/health-checking.md>).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
 }
@@ -2828,7 +2906,7 @@ pub struct HTTPGetAction {
     pub scheme: Option<String>,
 }
 
-/// TCPSocketAction describes an action based on opening a socket
+/// TCPSocketAction describes an action based on opening a socket.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TCPSocketAction {
@@ -2844,10 +2922,10 @@ pub struct TCPSocketAction {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Capabilities {
-    /// Added capabilities
+    /// Added capabilities.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub add: Option<Vec<String>>,
-    /// Removed capabilities
+    /// Removed capabilities.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drop: Option<Vec<String>>,
 }
@@ -2867,7 +2945,7 @@ pub struct KeyToPath {
     pub path: String,
 }
 
-/// DownwardAPIVolumeFile represents information to create the file containing the pod field
+/// DownwardAPIVolumeFile represents information to create the file containing the pod field.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DownwardAPIVolumeFile {
@@ -2904,16 +2982,20 @@ pub struct VolumeProjection {
     /// ClusterTrustBundle allows a pod to access the `.spec.trustBundle` field of ClusterTrustBundle objects in an auto-updating file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_trust_bundle: Option<ClusterTrustBundleProjection>,
-    /// configMap information about the configMap data to project
+    /// configMap information about the configMap data to project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_map: Option<ConfigMapProjection>,
-    /// downwardAPI information about the downwardAPI data to project
-    #[serde(rename = "downwardAPI", default, skip_serializing_if = "Option::is_none")]
+    /// downwardAPI information about the downwardAPI data to project.
+    #[serde(
+        rename = "downwardAPI",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub downward_api: Option<DownwardAPIProjection>,
-    /// secret information about the secret data to project
+    /// secret information about the secret data to project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<SecretProjection>,
-    /// serviceAccountToken is information about the serviceAccountToken data to project
+    /// serviceAccountToken is information about the serviceAccountToken data to project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account_token: Option<ServiceAccountTokenProjection>,
 }
@@ -2934,7 +3016,7 @@ pub struct ResourceHealth {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerStateRunning {
-    /// Time at which the container was last (re-)started
+    /// Time at which the container was last (re-)started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Time>,
 }
@@ -2943,25 +3025,29 @@ pub struct ContainerStateRunning {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerStateTerminated {
-    /// Container's ID in the format '\\<type\\>://\\<container_id\\>'
-    #[serde(rename = "containerID", default, skip_serializing_if = "Option::is_none")]
+    /// Container's ID in the format '\\<type\\>://\\<container_id\\>'.
+    #[serde(
+        rename = "containerID",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub container_id: Option<String>,
-    /// Exit status from the last termination of the container
+    /// Exit status from the last termination of the container.
     #[serde(default)]
     pub exit_code: i32,
-    /// Time at which the container last terminated
+    /// Time at which the container last terminated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<Time>,
-    /// Message regarding the last termination of the container
+    /// Message regarding the last termination of the container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    /// (brief) reason from the last termination of the container
+    /// (brief) reason from the last termination of the container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// Signal from the last termination of the container
+    /// Signal from the last termination of the container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signal: Option<i32>,
-    /// Time at which previous execution of the container started
+    /// Time at which previous execution of the container started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Time>,
 }
@@ -2978,32 +3064,32 @@ pub struct ContainerStateWaiting {
     pub reason: Option<String>,
 }
 
-/// LinuxContainerUser represents user identity information in Linux containers
+/// LinuxContainerUser represents user identity information in Linux containers.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LinuxContainerUser {
-    /// GID is the primary gid initially attached to the first process in the container
+    /// GID is the primary gid initially attached to the first process in the container.
     #[serde(default)]
     pub gid: i64,
-    /// SupplementalGroups are the supplemental groups initially attached to the first process in the container
+    /// SupplementalGroups are the supplemental groups initially attached to the first process in the container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supplemental_groups: Option<Vec<i64>>,
-    /// UID is the primary uid initially attached to the first process in the container
+    /// UID is the primary uid initially attached to the first process in the container.
     #[serde(default)]
     pub uid: i64,
 }
 
-/// PortStatus represents the error condition of a service port
+/// PortStatus represents the error condition of a service port.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PortStatus {
-    /// Error is to record the problem with the service port The format of the error shall comply with the following rules: - built-in error values shall be specified in this file and those shall use
+    /// Error is to record the problem with the service port The format of the error shall comply with the following rules: - built-in error values shall be specified in this file and those shall use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// Port is the port number of the service port of which status is recorded here
+    /// Port is the port number of the service port of which status is recorded here.
     #[serde(default)]
     pub port: i32,
-    /// Protocol is the protocol of the service port of which status is recorded here The supported values are: "TCP", "UDP", "SCTP"
+    /// Protocol is the protocol of the service port of which status is recorded here The supported values are: "TCP", "UDP", "SCTP".
     #[serde(default)]
     pub protocol: String,
 }
@@ -3030,7 +3116,7 @@ pub struct ConfigMapKeySelector {
     /// Name of the referent.
     #[serde(default)]
     pub name: String,
-    /// Specify whether the ConfigMap or its key must be defined
+    /// Specify whether the ConfigMap or its key must be defined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optional: Option<bool>,
 }
@@ -3047,17 +3133,17 @@ pub struct ObjectFieldSelector {
     pub field_path: String,
 }
 
-/// ResourceFieldSelector represents container resources (cpu, memory) and their output format
+/// ResourceFieldSelector represents container resources (cpu, memory) and their output format.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceFieldSelector {
-    /// Container name: required for volumes, optional for env vars
+    /// Container name: required for volumes, optional for env vars.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_name: Option<String>,
-    /// Specifies the output format of the exposed resources, defaults to "1"
+    /// Specifies the output format of the exposed resources, defaults to "1".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub divisor: Option<Quantity>,
-    /// Required: resource to select
+    /// Required: resource to select.
     #[serde(default)]
     pub resource: String,
 }
@@ -3072,7 +3158,7 @@ pub struct SecretKeySelector {
     /// Name of the referent.
     #[serde(default)]
     pub name: String,
-    /// Specify whether the Secret or its key must be defined
+    /// Specify whether the Secret or its key must be defined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optional: Option<bool>,
 }
@@ -3086,19 +3172,19 @@ pub struct SleepAction {
     pub seconds: i64,
 }
 
-/// HTTPHeader describes a custom header to be used in HTTP probes
+/// HTTPHeader describes a custom header to be used in HTTP probes.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HTTPHeader {
     /// The header field name.
     #[serde(default)]
     pub name: String,
-    /// The header field value
+    /// The header field value.
     #[serde(default)]
     pub value: String,
 }
 
-/// PersistentVolumeClaimSpec describes the common attributes of storage devices and allows a Source for provider-specific attributes
+/// PersistentVolumeClaimSpec describes the common attributes of storage devices and allows a Source for provider-specific attributes.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PersistentVolumeClaimSpec {
@@ -3162,7 +3248,7 @@ pub struct ConfigMapProjection {
     /// Name of the referent.
     #[serde(default)]
     pub name: String,
-    /// optional specify whether the ConfigMap or its keys must be defined
+    /// optional specify whether the ConfigMap or its keys must be defined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optional: Option<bool>,
 }
@@ -3171,7 +3257,7 @@ pub struct ConfigMapProjection {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DownwardAPIProjection {
-    /// Items is a list of DownwardAPIVolume file
+    /// Items is a list of DownwardAPIVolume file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items: Option<Vec<DownwardAPIVolumeFile>>,
 }
@@ -3186,7 +3272,7 @@ pub struct SecretProjection {
     /// Name of the referent.
     #[serde(default)]
     pub name: String,
-    /// optional field specify whether the Secret or its key must be defined
+    /// optional field specify whether the Secret or its key must be defined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optional: Option<bool>,
 }
@@ -3228,25 +3314,25 @@ pub struct TypedLocalObjectReference {
     /// APIGroup is the group for the resource being referenced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_group: Option<String>,
-    /// Kind is the type of resource being referenced
+    /// Kind is the type of resource being referenced.
     #[serde(default)]
     pub kind: String,
-    /// Name is the name of resource being referenced
+    /// Name is the name of resource being referenced.
     #[serde(default)]
     pub name: String,
 }
 
-/// TypedObjectReference contains enough information to let you locate the typed referenced object
+/// TypedObjectReference contains enough information to let you locate the typed referenced object.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TypedObjectReference {
     /// APIGroup is the group for the resource being referenced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_group: Option<String>,
-    /// Kind is the type of resource being referenced
+    /// Kind is the type of resource being referenced.
     #[serde(default)]
     pub kind: String,
-    /// Name is the name of resource being referenced
+    /// Name is the name of resource being referenced.
     #[serde(default)]
     pub name: String,
     /// Namespace is the namespace of resource being referenced Note that when a namespace is specified, a gateway.networking.k8s.io/ReferenceGrant object is required in the referent namespace to allow that…

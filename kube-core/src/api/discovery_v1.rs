@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 resource! {
-    EndpointSlice, EndpointSliceList, group: "discovery.k8s.io", version: "v1", plural: "endpointslices", namespaced: true
+    EndpointSlice, EndpointSliceList, "discovery.k8s.io/v1",
+    group: "discovery.k8s.io", version: "v1", plural: "endpointslices", namespaced: true,
+    fields: [metadata, address_type, endpoints, ports],
 }
 
 /// EndpointSlice represents a set of service endpoints.
@@ -62,7 +64,7 @@ pub struct Endpoint {
     pub zone: Option<String>,
 }
 
-/// EndpointPort represents a Port used by an EndpointSlice
+/// EndpointPort represents a Port used by an EndpointSlice.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointPort {

@@ -1,15 +1,18 @@
 //! `policy/v1`: PodDisruptionBudget.
 
 use crate::meta::{Condition, LabelSelector, ObjectMeta};
-use crate::IntOrString;
+use crate::{IntOrString, Time};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 resource! {
-    PodDisruptionBudget, PodDisruptionBudgetList, group: "policy", version: "v1", plural: "poddisruptionbudgets", namespaced: true
+    PodDisruptionBudget, PodDisruptionBudgetList, "policy/v1",
+    group: "policy", version: "v1", plural: "poddisruptionbudgets", namespaced: true,
+    fields: [metadata, spec, status],
 }
 
-/// PodDisruptionBudget is an object to define the max disruption that can be caused to a collection of pods
+/// PodDisruptionBudget is an object to define the max disruption that can be caused to a collection of pods.
+#[doc(alias = "pdb")]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodDisruptionBudget {
@@ -55,10 +58,10 @@ pub struct PodDisruptionBudgetStatus {
     /// Conditions contain conditions for PDB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conditions: Option<Vec<Condition>>,
-    /// current number of healthy pods
+    /// current number of healthy pods.
     #[serde(default)]
     pub current_healthy: i32,
-    /// minimum desired number of healthy pods
+    /// minimum desired number of healthy pods.
     #[serde(default)]
     pub desired_healthy: i32,
     /// DisruptedPods contains information about pods whose eviction was processed by the API server eviction subresource handler but has not yet been observed by the PodDisruptionBudget controller.
@@ -67,7 +70,7 @@ pub struct PodDisruptionBudgetStatus {
     /// Number of pod disruptions that are currently allowed.
     #[serde(default)]
     pub disruptions_allowed: i32,
-    /// total number of pods counted by this disruption budget
+    /// total number of pods counted by this disruption budget.
     #[serde(default)]
     pub expected_pods: i32,
     /// Most recent generation observed when updating this PDB status.

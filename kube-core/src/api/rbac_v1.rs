@@ -4,19 +4,27 @@ use crate::meta::{LabelSelector, ObjectMeta};
 use serde::{Deserialize, Serialize};
 
 resource! {
-    Role, RoleList, group: "rbac.authorization.k8s.io", version: "v1", plural: "roles", namespaced: true
+    Role, RoleList, "rbac.authorization.k8s.io/v1",
+    group: "rbac.authorization.k8s.io", version: "v1", plural: "roles", namespaced: true,
+    fields: [metadata, rules],
 }
 
 resource! {
-    ClusterRole, ClusterRoleList, group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterroles", namespaced: false
+    ClusterRole, ClusterRoleList, "rbac.authorization.k8s.io/v1",
+    group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterroles", namespaced: false,
+    fields: [metadata, aggregation_rule, rules],
 }
 
 resource! {
-    RoleBinding, RoleBindingList, group: "rbac.authorization.k8s.io", version: "v1", plural: "rolebindings", namespaced: true
+    RoleBinding, RoleBindingList, "rbac.authorization.k8s.io/v1",
+    group: "rbac.authorization.k8s.io", version: "v1", plural: "rolebindings", namespaced: true,
+    fields: [metadata, role_ref, subjects],
 }
 
 resource! {
-    ClusterRoleBinding, ClusterRoleBindingList, group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterrolebindings", namespaced: false
+    ClusterRoleBinding, ClusterRoleBindingList, "rbac.authorization.k8s.io/v1",
+    group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterrolebindings", namespaced: false,
+    fields: [metadata, role_ref, subjects],
 }
 
 /// Role is a namespaced, logical grouping of PolicyRules that can be referenced as a unit by a RoleBinding.
@@ -32,7 +40,7 @@ pub struct Role {
     /// Standard object's metadata.
     #[serde(default)]
     pub metadata: ObjectMeta,
-    /// Rules holds all the PolicyRules for this Role
+    /// Rules holds all the PolicyRules for this Role.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<PolicyRule>>,
 }
@@ -53,7 +61,7 @@ pub struct ClusterRole {
     /// AggregationRule is an optional field that describes how to build the Rules for this ClusterRole.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aggregation_rule: Option<AggregationRule>,
-    /// Rules holds all the PolicyRules for this ClusterRole
+    /// Rules holds all the PolicyRules for this ClusterRole.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<PolicyRule>>,
 }
@@ -108,7 +116,11 @@ pub struct PolicyRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_groups: Option<Vec<String>>,
     /// NonResourceURLs is a set of partial urls that a user should have access to.
-    #[serde(rename = "nonResourceURLs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "nonResourceURLs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub non_resource_urls: Option<Vec<String>>,
     /// ResourceNames is an optional white list of names that the rule applies to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -121,7 +133,7 @@ pub struct PolicyRule {
     pub verbs: Vec<String>,
 }
 
-/// AggregationRule describes how to locate ClusterRoles to aggregate into the ClusterRole
+/// AggregationRule describes how to locate ClusterRoles to aggregate into the ClusterRole.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AggregationRule {
@@ -130,17 +142,17 @@ pub struct AggregationRule {
     pub cluster_role_selectors: Option<Vec<LabelSelector>>,
 }
 
-/// RoleRef contains information that points to the role being used
+/// RoleRef contains information that points to the role being used.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleRef {
-    /// APIGroup is the group for the resource being referenced
+    /// APIGroup is the group for the resource being referenced.
     #[serde(default)]
     pub api_group: String,
-    /// Kind is the type of resource being referenced
+    /// Kind is the type of resource being referenced.
     #[serde(default)]
     pub kind: String,
-    /// Name is the name of resource being referenced
+    /// Name is the name of resource being referenced.
     #[serde(default)]
     pub name: String,
 }

@@ -4,10 +4,13 @@ use crate::meta::ObjectMeta;
 use serde::{Deserialize, Serialize};
 
 resource! {
-    PriorityClass, PriorityClassList, group: "scheduling.k8s.io", version: "v1", plural: "priorityclasses", namespaced: false
+    PriorityClass, PriorityClassList, "scheduling.k8s.io/v1",
+    group: "scheduling.k8s.io", version: "v1", plural: "priorityclasses", namespaced: false,
+    fields: [metadata, description, global_default, preemption_policy, value],
 }
 
 /// PriorityClass defines mapping from a priority class name to the priority integer value.
+#[doc(alias = "pc")]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PriorityClass {

@@ -1,1 +1,0 @@
-//! The embedded store: in-memory MVCC index + write-ahead log + snapshots.
