@@ -7,6 +7,10 @@
 //! - [`time`], [`intstr`], [`quantity`]: the scalar types with Kubernetes' own text forms.
 //! - [`selector`]: label selectors (`a=b,c!=d,e in (f,g),!i`) and field selectors.
 //! - [`api`]: the kinds (core/v1 Pod, Node, Service…, apps/v1 Deployment…, and more).
+//! - [`client`]: the [`client::Client`] trait every component reaches the API through, and the
+//!   typed [`client::Api`] handle.
+//! - [`patch`]: applying `PATCH` bodies: JSON merge patch, JSON patch, strategic merge patch
+//!   (with [`patch::schema`], each built-in kind's merge keys) and server-side apply.
 //! - [`registry`]: every resource the API serves (group, version, kind, plural, verbs…); the one
 //!   source for routes and discovery.
 //!
@@ -22,8 +26,10 @@
 //! ```
 
 pub mod api;
+pub mod client;
 pub mod intstr;
 pub mod meta;
+pub mod patch;
 pub mod quantity;
 pub mod registry;
 pub mod selector;
