@@ -13,6 +13,8 @@
 //!   (with [`patch::schema`], each built-in kind's merge keys) and server-side apply.
 //! - [`registry`]: every resource the API serves (group, version, kind, plural, verbs…); the one
 //!   source for routes and discovery.
+//! - [`defaults`] and [`validation`]: Kubernetes' defaulting and validation of every kind, with
+//!   its exact field paths and messages, and the 422 `Invalid` Status they become.
 //!
 //! # Example
 //!
@@ -27,6 +29,7 @@
 
 pub mod api;
 pub mod client;
+pub mod defaults;
 pub mod intstr;
 pub mod meta;
 pub mod patch;
@@ -34,6 +37,7 @@ pub mod quantity;
 pub mod registry;
 pub mod selector;
 pub mod time;
+pub mod validation;
 
 pub use intstr::IntOrString;
 pub use quantity::Quantity;
