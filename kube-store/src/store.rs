@@ -118,6 +118,8 @@ pub type WatchStream = Pin<Box<dyn Stream<Item = Result<Event>> + Send>>;
 ///   that cannot keep up is ended with `WatchLagged` or `Compacted`, never silently skipped.
 /// - **Compaction.** After `compact(r)` the history below `r` is gone: reads at revisions `< r`
 ///   and watches from `after < r` fail with `Compacted`. The latest value of every key is kept.
+///   Compacting again to the same revision is a no-op; to a lower one fails with `Compacted`;
+///   to one above the current revision fails with `FutureRevision`.
 /// - **Limits.** Keys are 1..=[`MAX_KEY_BYTES`] bytes, values at most [`MAX_VALUE_BYTES`]
 ///   bytes; larger ones fail with `InvalidKey` / `ValueTooLarge` before anything is written.
 ///
@@ -145,7 +147,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Replaces the value of an existing `key`. With `expected = Some(r)`, only if its
     /// `mod_revision` is `r` (else `Conflict`). `NotFound` if absent. Returns the new revision.
-    async fn update(&self, key: &str, value: Bytes, expected: Option<Revision>) -> Result<Revision>;
+    async fn update(&self, key: &str, value: Bytes, expected: Option<Revision>)
+        -> Result<Revision>;
 
     /// Writes `key` whether or not it exists. Returns the new revision.
     async fn put(&self, key: &str, value: Bytes) -> Result<Revision>;
@@ -164,11 +167,17 @@ pub trait Store: Send + Sync + 'static {
 /// Checks the key and value limits of the [`Store`] contract.
 pub(crate) fn check_limits(key: &str, value: Option<&[u8]>) -> Result<()> {
     if key.is_empty() || key.len() > MAX_KEY_BYTES {
-        return Err(crate::Error::InvalidKey { len: key.len(), max: MAX_KEY_BYTES });
+        return Err(crate::Error::InvalidKey {
+            len: key.len(),
+            max: MAX_KEY_BYTES,
+        });
     }
     if let Some(v) = value {
         if v.len() > MAX_VALUE_BYTES {
-            return Err(crate::Error::ValueTooLarge { len: v.len(), max: MAX_VALUE_BYTES });
+            return Err(crate::Error::ValueTooLarge {
+                len: v.len(),
+                max: MAX_VALUE_BYTES,
+            });
         }
     }
     Ok(())

@@ -2081,6 +2081,22 @@ pub async fn compaction<S: Store>(store: S) -> CaseResult {
         "compacted_revision"
     );
     w.check_latest().await?;
+    // Again to the same revision: a no-op; lower: Compacted; in the future: FutureRevision.
+    store
+        .compact(end)
+        .await
+        .ctx(format!("compact({end}) a second time"))?;
+    expect_err!(
+        store.compact(mid).await,
+        Error::Compacted { requested, compacted } => ensure_eq!((requested, compacted), (mid, end), "Compacted fields"),
+        "compact({mid}) below the compaction revision {end}"
+    );
+    let ahead = store.current_revision().await.ctx("current_revision")? + 10;
+    expect_err!(
+        store.compact(ahead).await,
+        Error::FutureRevision { requested, .. } => ensure_eq!(requested, ahead, "FutureRevision.requested"),
+        "compact({ahead}) above the current revision"
+    );
     let list = store
         .list("/c/", ListOptions::default())
         .await
