@@ -158,6 +158,8 @@ pub struct WatchParams {
     pub field_selector: Option<String>,
     /// Start after this resourceVersion (unset or `"0"`: synthetic ADDED events first).
     pub resource_version: Option<String>,
+    /// `NotOlderThan` (the only value a watch accepts, and only with `send_initial_events`).
+    pub resource_version_match: Option<String>,
     /// Server-side timeout of the watch.
     pub timeout_seconds: Option<u32>,
     /// Ask for BOOKMARK events.

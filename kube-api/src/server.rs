@@ -1,0 +1,370 @@
+//! [`ApiServer`]: the request path (authorization → admission → storage) for every resource
+//! of kubox-core's registry.
+
+use crate::admission::Chain;
+use crate::auth::{AllowAll, Attributes, Authorizer, Decision, UserInfo};
+use crate::clock::{Clock, SystemClock};
+use crate::errors::{self, Result};
+use crate::rest::{Ctx, Rest};
+use crate::storage::Storage;
+use crate::strategy::Strategy;
+use crate::watch::{self, Timing, WatchStream};
+use kube_store::Store;
+use kubox_core::client::{GroupVersionResource, Request, Verb, WatchParams};
+use kubox_core::registry::{self, ResourceInfo};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A response: the HTTP status code the REST layer answers with, and the body.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Response {
+    /// 200, or 201 for a create (and for a PATCH that created the object), as
+    /// kube-apiserver answers.
+    pub code: u16,
+    /// The object, list or `Status`.
+    pub body: Value,
+}
+
+/// Builds an [`ApiServer`].
+pub struct Builder {
+    store: Arc<dyn Store>,
+    authorizer: Arc<dyn Authorizer>,
+    admission: Option<Chain>,
+    clock: Arc<dyn Clock>,
+    bookmark_interval: Duration,
+    min_request_timeout: Duration,
+}
+
+impl Builder {
+    /// The authorizer (default [`AllowAll`]).
+    #[must_use]
+    pub fn authorizer(mut self, authorizer: Arc<dyn Authorizer>) -> Self {
+        self.authorizer = authorizer;
+        self
+    }
+    /// The admission chain (default [`Chain::default_for`] the store).
+    #[must_use]
+    pub fn admission(mut self, chain: Chain) -> Self {
+        self.admission = Some(chain);
+        self
+    }
+    /// The clock for creation and deletion timestamps (default [`SystemClock`]).
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+    /// How often a watch with `allowWatchBookmarks` gets a BOOKMARK (default 60 s).
+    #[must_use]
+    pub fn bookmark_interval(mut self, every: Duration) -> Self {
+        self.bookmark_interval = every;
+        self
+    }
+    /// `--min-request-timeout`: a watch without `timeoutSeconds` lasts this × (1 + rand[0,1))
+    /// (default 1800 s).
+    #[must_use]
+    pub fn min_request_timeout(mut self, t: Duration) -> Self {
+        self.min_request_timeout = t;
+        self
+    }
+    /// The server.
+    pub fn build(self) -> ApiServer {
+        let admission = self
+            .admission
+            .unwrap_or_else(|| Chain::default_for(self.store.clone()));
+        ApiServer {
+            inner: Arc::new(Inner {
+                rest: Rest {
+                    storage: Storage { store: self.store },
+                    admission,
+                    clock: self.clock,
+                },
+                authorizer: self.authorizer,
+                timing: Timing {
+                    bookmark_interval: self.bookmark_interval,
+                    min_request_timeout: self.min_request_timeout,
+                },
+            }),
+        }
+    }
+}
+
+struct Inner {
+    rest: Rest,
+    authorizer: Arc<dyn Authorizer>,
+    timing: Timing,
+}
+
+/// The API server: a cheap-to-clone handle; clones share everything.
+///
+/// Several `ApiServer`s may share one store (two instances over one [`kube_store::Store`], as
+/// several kube-apiservers share one etcd): each sees the others' writes, watches on one see
+/// writes through another, and optimistic concurrency holds across them — all state is in the
+/// store.
+#[derive(Clone)]
+pub struct ApiServer {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for ApiServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiServer")
+            .field("admission", &self.inner.rest.admission)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The Kubernetes verb of a request (`get`, `list`, `create`, …).
+pub fn verb_name(verb: &Verb) -> &'static str {
+    match verb {
+        Verb::Get => "get",
+        Verb::List(_) => "list",
+        Verb::Create(_) => "create",
+        Verb::Replace(_) => "update",
+        Verb::Patch(..) => "patch",
+        Verb::Delete(_) => "delete",
+        Verb::DeleteCollection(..) => "deletecollection",
+    }
+}
+
+/// Namespaces a fresh cluster has (kube-apiserver's system namespaces controller).
+pub const SYSTEM_NAMESPACES: &[&str] =
+    &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+impl ApiServer {
+    /// A server over `store` with the defaults: [`AllowAll`], the default admission chain,
+    /// the system clock.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self::builder(store).build()
+    }
+
+    /// A builder over `store`.
+    pub fn builder(store: Arc<dyn Store>) -> Builder {
+        Builder {
+            store,
+            authorizer: Arc::new(AllowAll),
+            admission: None,
+            clock: Arc::new(SystemClock),
+            bookmark_interval: Duration::from_secs(60),
+            min_request_timeout: Duration::from_secs(1800),
+        }
+    }
+
+    /// The store this server reads and writes.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.rest.storage.store
+    }
+
+    /// Creates the system namespaces (`default`, `kube-system`, `kube-public`,
+    /// `kube-node-lease`) that don't exist yet.
+    pub async fn ensure_system_namespaces(&self) -> Result<()> {
+        let admin = UserInfo::admin();
+        for ns in SYSTEM_NAMESPACES {
+            let req = Request {
+                resource: GroupVersionResource {
+                    group: String::new(),
+                    version: "v1".into(),
+                    resource: "namespaces".into(),
+                },
+                namespace: None,
+                name: None,
+                subresource: None,
+                verb: Verb::Create(Default::default()),
+                body: Some(
+                    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+                ),
+            };
+            match self.handle(&admin, req).await {
+                Ok(_) => {}
+                Err(e) if e.reason() == "AlreadyExists" => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Executes one request as `user`; the body of the response.
+    pub async fn handle(&self, user: &UserInfo, request: Request) -> Result<Value> {
+        self.serve(user, request).await.map(|r| r.body)
+    }
+
+    /// Executes one request as `user`; the HTTP code and body of the response (what an HTTP
+    /// layer writes).
+    pub async fn serve(&self, user: &UserInfo, request: Request) -> Result<Response> {
+        let info = resolve(&request.resource)?;
+        let sub = request.subresource.as_deref().unwrap_or("");
+        let ns = scope(info, request.namespace.as_deref(), request.name.is_some())?;
+        if let Some(name) = request.name.as_deref() {
+            if name.is_empty() || name.contains('/') {
+                return Err(errors::resource_not_found());
+            }
+        }
+        let verb = verb_name(&request.verb);
+        if sub.is_empty() {
+            if !info.supports(verb) {
+                return Err(errors::method_not_supported(info.group, info.plural, verb));
+            }
+        } else {
+            let Some(si) = info.subresource(sub) else {
+                return Err(errors::resource_not_found());
+            };
+            if request.name.is_none() {
+                return Err(errors::resource_not_found());
+            }
+            if !si.verbs.contains(&verb) {
+                return Err(errors::method_not_supported(info.group, info.plural, verb));
+            }
+        }
+        tracing::debug!(
+            user = %user.name,
+            verb,
+            group = info.group,
+            resource = info.plural,
+            subresource = sub,
+            namespace = ns.unwrap_or(""),
+            name = request.name.as_deref().unwrap_or(""),
+            "api request"
+        );
+        self.authorize(user, verb, info, ns, sub, request.name.as_deref())
+            .await?;
+        let c = Ctx {
+            user,
+            s: Strategy::of(info),
+            ns,
+        };
+        let rest = &self.inner.rest;
+        let body = || {
+            request
+                .body
+                .as_ref()
+                .ok_or_else(|| errors::bad_request("the request body is required"))
+        };
+        let name = request.name.as_deref().unwrap_or("");
+        let ok = |body: Value| Ok(Response { code: 200, body });
+        match (&request.verb, sub) {
+            (Verb::Get, "") => ok(rest.get(&c, name).await?),
+            (Verb::Get, "status") => ok(rest.get(&c, name).await?),
+            (Verb::Get, "scale") => ok(rest.get_scale(&c, name).await?),
+            (Verb::List(p), "") => ok(rest.storage.list(&c.s, ns, p).await?),
+            (Verb::Create(p), "") if info.group.is_empty() && info.plural == "bindings" => {
+                let pods = Strategy::of(pods_info()?);
+                let body = rest.bind(&c, pods, None, body()?, p.dry_run).await?;
+                Ok(Response { code: 201, body })
+            }
+            (Verb::Create(p), "") => {
+                let body = rest.create(&c, body()?, p).await?;
+                Ok(Response { code: 201, body })
+            }
+            (Verb::Create(p), "binding") => {
+                let body = rest.bind(&c, c.s, Some(name), body()?, p.dry_run).await?;
+                Ok(Response { code: 201, body })
+            }
+            (Verb::Replace(p), "" | "status" | "finalize") => {
+                ok(rest.replace(&c, name, sub, body()?, p).await?)
+            }
+            (Verb::Replace(p), "scale") => {
+                ok(rest.update_scale(&c, name, Ok(body()?), p.dry_run).await?)
+            }
+            (Verb::Patch(patch, p), "" | "status") => {
+                // Only server-side apply creates; it answers 201 when it did.
+                let before = !matches!(patch, kubox_core::client::Patch::Apply(_))
+                    || rest.storage.get(&c.s, &c.s.key(ns, name)).await?.is_some();
+                let body = rest.patch(&c, name, sub, patch, p).await?;
+                let code = if before { 200 } else { 201 };
+                Ok(Response { code, body })
+            }
+            (Verb::Patch(patch, p), "scale") => {
+                ok(rest.update_scale(&c, name, Err(patch), p.dry_run).await?)
+            }
+            (Verb::Delete(p), "") => ok(rest.delete(&c, name, p).await?.body),
+            (Verb::DeleteCollection(dp, lp), "") => ok(rest.delete_collection(&c, dp, lp).await?),
+            (_, "log" | "exec" | "attach" | "portforward" | "proxy") => {
+                Err(errors::not_implemented(&format!("{}/{sub}", info.plural)))
+            }
+            (_, "eviction" | "ephemeralcontainers" | "resize" | "token") => {
+                Err(errors::not_implemented(&format!("{}/{sub}", info.plural)))
+            }
+            _ => Err(errors::method_not_supported(info.group, info.plural, verb)),
+        }
+    }
+
+    /// Starts a watch as `user` on a collection (`namespace: None`: all namespaces, or a
+    /// cluster-scoped resource).
+    pub async fn watch(
+        &self,
+        user: &UserInfo,
+        resource: &GroupVersionResource,
+        namespace: Option<&str>,
+        params: &WatchParams,
+    ) -> Result<WatchStream> {
+        let info = resolve(resource)?;
+        if !info.supports("watch") {
+            return Err(errors::method_not_supported(
+                info.group,
+                info.plural,
+                "watch",
+            ));
+        }
+        let ns = scope(info, namespace, false)?;
+        self.authorize(user, "watch", info, ns, "", None).await?;
+        watch::start(
+            self.inner.rest.storage.clone(),
+            Strategy::of(info),
+            ns.map(str::to_string),
+            params.clone(),
+            self.inner.timing,
+        )
+        .await
+    }
+
+    async fn authorize(
+        &self,
+        user: &UserInfo,
+        verb: &str,
+        info: &ResourceInfo,
+        ns: Option<&str>,
+        sub: &str,
+        name: Option<&str>,
+    ) -> Result<()> {
+        let attrs = Attributes {
+            user,
+            verb,
+            namespace: ns.unwrap_or(""),
+            api_group: info.group,
+            api_version: info.version,
+            resource: info.plural,
+            subresource: sub,
+            name: name.unwrap_or(""),
+        };
+        match self.inner.authorizer.authorize(&attrs).await {
+            Decision::Allow => Ok(()),
+            Decision::Deny(reason) | Decision::NoOpinion(reason) => {
+                let mut why = attrs.forbidden_message();
+                if !reason.is_empty() {
+                    why = format!("{why}: {reason}");
+                }
+                Err(errors::forbidden(info.group, info.plural, attrs.name, &why))
+            }
+        }
+    }
+}
+
+fn resolve(gvr: &GroupVersionResource) -> Result<&'static ResourceInfo> {
+    registry::find(&gvr.group, &gvr.version, &gvr.resource).ok_or_else(errors::resource_not_found)
+}
+
+fn pods_info() -> Result<&'static ResourceInfo> {
+    registry::find("", "v1", "pods").ok_or_else(errors::resource_not_found)
+}
+
+/// The namespace a request addresses: required for a named namespaced object; a namespace on a
+/// cluster-scoped resource is a path that does not exist (404).
+fn scope<'a>(info: &ResourceInfo, ns: Option<&'a str>, named: bool) -> Result<Option<&'a str>> {
+    let ns = ns.filter(|n| !n.is_empty());
+    match (info.namespaced, ns) {
+        (false, Some(_)) => Err(errors::resource_not_found()),
+        (true, None) if named => Err(errors::resource_not_found()),
+        (_, ns) => Ok(ns),
+    }
+}
