@@ -1,7 +1,95 @@
-//! The Kubernetes API server (kube-apiserver) as a library.
+//! The Kubernetes API server (kube-apiserver) as a library: the request path over a
+//! [`kube_store::Store`]; the HTTP(S) front maps each REST call onto [`ApiServer::serve`] and
+//! [`ApiServer::watch`].
 //!
-//! This crate will hold the request path (authentication → authorization → mutating admission →
-//! validation → store → response), REST handlers for every kind in kubox-core's registry,
-//! watch streaming, discovery and OpenAPI, TLS with generated certificates, RBAC, and the
-//! in-process and HTTPS implementations of kubox-core's `Client`. It is the only crate that
-//! touches a `kube_store::Store`. Tracked by issue 3; nothing is implemented yet.
+//! # Tour
+//!
+//! - [`ApiServer`] (module [`server`]): a cheap-clone handle with
+//!   [`handle`](ApiServer::handle) / [`serve`](ApiServer::serve) for one
+//!   [`Request`](kubox_core::client::Request) and [`watch`](ApiServer::watch) for a watch. The
+//!   request path is: resolve the resource in kubox-core's registry → [`auth::Authorizer`] →
+//!   the generic registry (per-resource strategy) with [`admission`] (mutating, then
+//!   validating) → the store. Authentication is outside (an HTTP layer maps credentials to an
+//!   [`auth::UserInfo`]).
+//! - The generic registry (private `rest`, `strategy`, `storage` modules): create (generateName,
+//!   uid, creationTimestamp, generation, status reset), get, update with optimistic
+//!   concurrency and internal retries, patch (merge, JSON, strategic merge, server-side apply
+//!   with managedFields, all from kubox-core's `patch`), graceful delete with finalizers and
+//!   propagation policies, delete-collection, and the `status`, `scale`, `binding` and
+//!   namespace `finalize` subresources (`log`, `exec`, `eviction`… answer 501 for now).
+//! - [`watch`]: Kubernetes watch semantics over [`kube_store::Store::watch`] (initial events,
+//!   resume, 410, selector transitions, bookmarks, initial-events-end, timeouts).
+//! - [`errors`]: every failure as a Kubernetes `Status` with kube-apiserver's reason, code and
+//!   message.
+//! - [`LocalClient`]: kubox-core's [`Client`](kubox_core::client::Client) over an
+//!   [`ApiServer`] in process.
+//! - [`rbac`]: Kubernetes' RBAC authorizer ([`rbac::RbacAuthorizer`], an in-memory cache of
+//!   Roles and bindings fed by a store watch), the Node authorizer for kubelets, the default
+//!   ClusterRoles and bindings ([`rbac::ensure_bootstrap_policy`]) and
+//!   SelfSubjectAccessReview.
+//! - [`clock`]: the time source for timestamps ([`clock::ManualClock`] in tests).
+//!
+//! # Storage layout
+//!
+//! Objects are JSON at kube-apiserver's etcd keys: `/registry/{resource}/{namespace}/{name}`
+//! and `/registry/{resource}/{name}` (cluster-scoped), where `{resource}` is the plural without
+//! the group (`/registry/deployments/default/web`, `/registry/clusterroles/admin`), except for
+//! `services/specs`, `services/endpoints`, `minions` (nodes) and `controllers`
+//! (replication controllers). `metadata.resourceVersion` is never stored: it is the key's
+//! `mod_revision`, set on every object read out. Several servers over one store are one
+//! consistent API.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use kube_api::{ApiServer, LocalClient};
+//! use kube_store::embedded::EmbeddedStore;
+//! use kubox_core::api::core_v1::ConfigMap;
+//! use kubox_core::client::{Api, PostParams};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = ApiServer::new(Arc::new(EmbeddedStore::in_memory()));
+//! server.ensure_system_namespaces().await?;
+//! let client = LocalClient::admin(server.clone()).into_client();
+//! let cms: Api<ConfigMap> = Api::namespaced(client, "default");
+//!
+//! let created = cms.create(&PostParams::default(), &ConfigMap::new("settings")).await?;
+//! assert!(created.metadata.uid.is_some());
+//! let err = cms.create(&PostParams::default(), &ConfigMap::new("settings")).await.unwrap_err();
+//! assert_eq!(err.reason(), Some("AlreadyExists"));
+//! assert_eq!(cms.get("settings").await?.metadata.resource_version, created.metadata.resource_version);
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod admission;
+pub mod auth;
+pub mod clock;
+pub mod errors;
+pub mod rbac;
+pub mod server;
+pub mod watch;
+// HTTP(S) front: discovery, OpenAPI, tables, metrics, TLS, kubeconfig, server and client.
+pub mod discovery;
+pub mod http;
+pub mod http_client;
+pub mod kubeconfig;
+pub mod metrics;
+pub mod openapi;
+pub mod table;
+pub mod tls;
+
+mod client;
+mod object;
+mod rest;
+mod storage;
+mod strategy;
+mod typed;
+
+pub use auth::UserInfo;
+pub use client::LocalClient;
+pub use errors::{Error, Result};
+pub use server::{ApiServer, Builder, Response};
+pub use watch::WatchStream;

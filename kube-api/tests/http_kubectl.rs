@@ -1,0 +1,652 @@
+//! Stock kubectl against the HTTPS server: every `kubectl.1.27` … `kubectl.1.33` installed
+//! beside the `kubectl` on PATH (compat.md), plus the dispatcher itself, with the generated
+//! admin kubeconfig (CA data + bearer token). Outputs are checked, not only exit codes.
+//!
+//! A missing binary fails the test with a message saying where it was looked for.
+
+use kube_api::http::{self, StaticTokens};
+use kube_api::kubeconfig::Kubeconfig;
+use kube_api::tls::TlsAssets;
+use kube_api::{ApiServer, UserInfo};
+use kube_store::embedded::EmbeddedStore;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The folder holding `kubectl.1.NN`: that of the real path of `kubectl` on PATH.
+fn kubectl_dir() -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path)
+        .map(|d| d.join("kubectl"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("`kubectl` is not on PATH: the kubectl smoke test needs kubectl and kubectl.1.27 … kubectl.1.33 installed beside it (see shared/compat.md)")
+        });
+    let real = std::fs::canonicalize(&found).unwrap();
+    real.parent().unwrap().to_path_buf()
+}
+
+fn versioned(dir: &Path, minor: u32) -> PathBuf {
+    let p = dir.join(format!("kubectl.1.{minor}"));
+    assert!(
+        p.is_file(),
+        "{} is missing: the kubectl smoke test needs kubectl.1.27 … kubectl.1.33 in {} (see shared/compat.md)",
+        p.display(),
+        dir.display()
+    );
+    p
+}
+
+struct Out {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    /// Stdout with runs of whitespace collapsed (table columns are padded).
+    fn flat(&self) -> String {
+        self.stdout
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+async fn kubectl(bin: &Path, kubeconfig: &Path, home: &Path, args: &[&str]) -> Out {
+    let mut cmd = tokio::process::Command::new(bin);
+    cmd.args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .env("HOME", home)
+        .env_remove("KUBECTL_REMOTE_COMMAND_WEBSOCKETS")
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
+        .await
+        .unwrap_or_else(|_| panic!("{} {args:?} timed out", bin.display()))
+        .unwrap_or_else(|e| panic!("running {}: {e}", bin.display()));
+    Out {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+macro_rules! expect {
+    ($out:expr, $cond:expr, $what:expr) => {
+        assert!(
+            $cond,
+            "{}\n--- stdout:\n{}\n--- stderr:\n{}",
+            $what, $out.stdout, $out.stderr
+        )
+    };
+}
+
+struct Env {
+    _running: http::Running,
+    tmp: tempfile::TempDir,
+    kubeconfig: PathBuf,
+    home: PathBuf,
+}
+
+async fn start() -> Env {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = TlsAssets::load_or_generate(&tmp.path().join("pki"), &[]).unwrap();
+    let server = ApiServer::new(Arc::new(EmbeddedStore::in_memory()));
+    server.ensure_system_namespaces().await.unwrap();
+    let tokens = StaticTokens::new().with(pki.admin_token.clone(), UserInfo::admin());
+    let cfg = http::Config::new(pki.server_config().unwrap(), Arc::new(tokens));
+    let running = http::bind("127.0.0.1:0".parse().unwrap(), server, cfg)
+        .await
+        .unwrap();
+    let kubeconfig = tmp.path().join("admin.kubeconfig");
+    Kubeconfig::admin(&running.url(), &pki.ca_pem, &pki.admin_token)
+        .write(&kubeconfig)
+        .unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    Env {
+        _running: running,
+        tmp,
+        kubeconfig,
+        home,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_kubectl_1_27_to_1_33() {
+    let dir = kubectl_dir();
+    let bins: Vec<(u32, PathBuf)> = (27..=33).map(|m| (m, versioned(&dir, m))).collect();
+
+    let env = start().await;
+    let (tmp, kc_path, home) = (&env.tmp, env.kubeconfig.clone(), env.home.clone());
+
+    // The dispatcher on PATH picks kubectl.1.<minor of /version> = 1.33.
+    let out = kubectl(&dir.join("kubectl"), &kc_path, &home, &["version"]).await;
+    expect!(out, out.ok, "kubectl version (dispatcher) failed");
+    expect!(
+        out,
+        out.stdout.contains("Server Version: v1.33.1"),
+        "server version"
+    );
+    expect!(
+        out,
+        out.stdout.contains("Client Version: v1.33"),
+        "dispatcher picked 1.33"
+    );
+
+    for (minor, bin) in &bins {
+        let run = |args: Vec<String>| {
+            let bin = bin.clone();
+            let kc = kc_path.clone();
+            let home = home.clone();
+            async move {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                kubectl(&bin, &kc, &home, &args).await
+            }
+        };
+        let a = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
+        let v = format!("1.{minor}");
+
+        let out = run(a("version")).await;
+        expect!(out, out.ok, format!("{v}: version"));
+        expect!(
+            out,
+            out.stdout.contains("v1.33.1"),
+            format!("{v}: server version")
+        );
+        let out = run(a("version -o json")).await;
+        expect!(out, out.ok, format!("{v}: version -o json"));
+        let j: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        expect!(
+            out,
+            j["clientVersion"]["minor"] == minor.to_string().as_str(),
+            format!("{v}: client minor")
+        );
+        expect!(
+            out,
+            j["serverVersion"]["gitVersion"] == "v1.33.1",
+            format!("{v}: server gitVersion")
+        );
+        expect!(
+            out,
+            j["serverVersion"]["minor"] == "33",
+            format!("{v}: server minor")
+        );
+
+        let out = run(a("api-resources")).await;
+        expect!(out, out.ok, format!("{v}: api-resources"));
+        let flat = out.flat();
+        expect!(
+            out,
+            flat.contains("NAME SHORTNAMES APIVERSION NAMESPACED KIND"),
+            format!("{v}: api-resources header")
+        );
+        expect!(
+            out,
+            flat.contains("pods po v1 true Pod"),
+            format!("{v}: pods row")
+        );
+        expect!(
+            out,
+            flat.contains("deployments deploy apps/v1 true Deployment"),
+            format!("{v}: deployments row")
+        );
+        expect!(
+            out,
+            flat.contains("clusterroles rbac.authorization.k8s.io/v1 false ClusterRole"),
+            format!("{v}: clusterroles row")
+        );
+
+        // create namespace: JSON on ≤ 1.31; protobuf on 1.32+, refused with a clear 415.
+        let ns = format!("ns-{minor}");
+        let out = run(vec!["create".into(), "namespace".into(), ns.clone()]).await;
+        if *minor <= 31 {
+            expect!(out, out.ok, format!("{v}: create namespace"));
+            expect!(
+                out,
+                out.stdout.contains(&format!("namespace/{ns} created")),
+                format!("{v}: created message")
+            );
+        } else {
+            expect!(
+                out,
+                !out.ok,
+                format!("{v}: protobuf create should be refused for now")
+            );
+            expect!(
+                out,
+                out.stderr.contains("UnsupportedMediaType") && out.stderr.contains("protobuf"),
+                format!("{v}: 415 message")
+            );
+            let manifest = tmp.path().join(format!("{ns}.yaml"));
+            std::fs::write(
+                &manifest,
+                format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"),
+            )
+            .unwrap();
+            let out = run(vec![
+                "create".into(),
+                "-f".into(),
+                manifest.display().to_string(),
+            ])
+            .await;
+            expect!(
+                out,
+                out.ok && out.stdout.contains(&format!("namespace/{ns} created")),
+                format!("{v}: create -f namespace")
+            );
+        }
+        let out = run(a("get ns")).await;
+        expect!(out, out.ok, format!("{v}: get ns"));
+        let flat = out.flat();
+        expect!(
+            out,
+            flat.starts_with("NAME STATUS AGE"),
+            format!("{v}: namespace table header")
+        );
+        expect!(
+            out,
+            flat.lines()
+                .any(|l| l.starts_with(&format!("{ns} Active "))),
+            format!("{v}: namespace row")
+        );
+        expect!(
+            out,
+            flat.lines().any(|l| l.starts_with("kube-system Active ")),
+            format!("{v}: kube-system row")
+        );
+
+        // apply -f a ConfigMap: create, change, unchanged.
+        let cm = format!("cm-{minor}");
+        let manifest = tmp.path().join(format!("{cm}.yaml"));
+        let write = |color: &str| {
+            std::fs::write(
+                &manifest,
+                format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {cm}\n  namespace: default\ndata:\n  color: {color}\n"),
+            )
+            .unwrap()
+        };
+        let apply = vec![
+            "apply".to_string(),
+            "-f".into(),
+            manifest.display().to_string(),
+        ];
+        write("blue");
+        let out = run(apply.clone()).await;
+        expect!(
+            out,
+            out.ok && out.stdout.contains(&format!("configmap/{cm} created")),
+            format!("{v}: apply create")
+        );
+        write("red");
+        let out = run(apply.clone()).await;
+        expect!(
+            out,
+            out.ok && out.stdout.contains(&format!("configmap/{cm} configured")),
+            format!("{v}: apply change")
+        );
+        let out = run(apply.clone()).await;
+        expect!(
+            out,
+            out.ok && out.stdout.contains(&format!("configmap/{cm} unchanged")),
+            format!("{v}: apply unchanged")
+        );
+
+        let out = run(vec![
+            "get".into(),
+            "cm".into(),
+            cm.clone(),
+            "-o".into(),
+            "yaml".into(),
+        ])
+        .await;
+        expect!(out, out.ok, format!("{v}: get cm -o yaml"));
+        let y: serde_json::Value = serde_norway::from_str(&out.stdout).unwrap();
+        expect!(
+            out,
+            y["data"]["color"] == "red",
+            format!("{v}: applied data")
+        );
+        expect!(
+            out,
+            y["metadata"]["name"] == cm.as_str(),
+            format!("{v}: name")
+        );
+        expect!(
+            out,
+            y["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+                .is_string(),
+            format!("{v}: last-applied annotation")
+        );
+        expect!(
+            out,
+            y["metadata"]["uid"].is_string() && y["metadata"]["resourceVersion"].is_string(),
+            format!("{v}: uid/resourceVersion")
+        );
+
+        let out = run(a("get cm")).await;
+        let flat = out.flat();
+        expect!(
+            out,
+            out.ok && flat.starts_with("NAME DATA AGE"),
+            format!("{v}: configmap table header")
+        );
+        expect!(
+            out,
+            flat.lines().any(|l| l.starts_with(&format!("{cm} 1 "))),
+            format!("{v}: configmap row")
+        );
+
+        // A pod (kubectl run posts JSON on every version), then get pods -A / -o wide.
+        let pod = format!("pod-{minor}");
+        let out = run(vec![
+            "run".into(),
+            pod.clone(),
+            "--image=busybox:1.36".into(),
+        ])
+        .await;
+        expect!(
+            out,
+            out.ok && out.stdout.contains(&format!("pod/{pod} created")),
+            format!("{v}: run")
+        );
+        let out = run(a("get pods -A")).await;
+        expect!(out, out.ok, format!("{v}: get pods -A"));
+        let flat = out.flat();
+        expect!(
+            out,
+            flat.starts_with("NAMESPACE NAME READY STATUS RESTARTS AGE"),
+            format!("{v}: pods -A header")
+        );
+        expect!(
+            out,
+            flat.lines()
+                .any(|l| l.starts_with(&format!("default {pod} 0/1 Pending 0 "))),
+            format!("{v}: pod row")
+        );
+        let out = run(vec![
+            "get".into(),
+            "pod".into(),
+            pod.clone(),
+            "-o".into(),
+            "wide".into(),
+        ])
+        .await;
+        let flat = out.flat();
+        expect!(
+            out,
+            out.ok
+                && flat.starts_with(
+                    "NAME READY STATUS RESTARTS AGE IP NODE NOMINATED NODE READINESS GATES"
+                ),
+            format!("{v}: -o wide header")
+        );
+        expect!(
+            out,
+            flat.lines()
+                .any(|l| l.starts_with(&pod) && l.ends_with("<none> <none> <none> <none>")),
+            format!("{v}: -o wide row")
+        );
+
+        // Errors come back as kubectl prints Status objects.
+        let out = run(a("get cm does-not-exist")).await;
+        expect!(
+            out,
+            !out.ok
+                && out.stderr.contains(
+                    "Error from server (NotFound): configmaps \"does-not-exist\" not found"
+                ),
+            format!("{v}: NotFound")
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_kubectl_changes_objects() {
+    let dir = kubectl_dir();
+    let bins: Vec<(u32, PathBuf)> = (27..=33).map(|m| (m, versioned(&dir, m))).collect();
+    let env = start().await;
+    for (minor, bin) in &bins {
+        let v = format!("1.{minor}");
+        let run = |args: Vec<String>| {
+            let bin = bin.clone();
+            let kc = env.kubeconfig.clone();
+            let home = env.home.clone();
+            async move {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                kubectl(&bin, &kc, &home, &args).await
+            }
+        };
+        let a = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
+        let name = format!("web-{minor}");
+        let manifest = env.tmp.path().join(format!("{name}.yaml"));
+        std::fs::write(
+            &manifest,
+            format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n      - name: c\n        image: busybox:1.36\n"
+            ),
+        )
+        .unwrap();
+        let file = manifest.display().to_string();
+
+        let out = run(vec![
+            "apply".into(),
+            "--server-side".into(),
+            "-f".into(),
+            file.clone(),
+        ])
+        .await;
+        expect!(
+            out,
+            out.ok
+                && out
+                    .stdout
+                    .contains(&format!("deployment.apps/{name} serverside-applied")),
+            format!("{v}: apply --server-side")
+        );
+        let out = run(a(&format!("scale deployment {name} --replicas=3"))).await;
+        expect!(
+            out,
+            out.ok
+                && out
+                    .stdout
+                    .contains(&format!("deployment.apps/{name} scaled")),
+            format!("{v}: scale")
+        );
+        let out = run(a(&format!("label deployment {name} tier=fe"))).await;
+        expect!(
+            out,
+            out.ok
+                && out
+                    .stdout
+                    .contains(&format!("deployment.apps/{name} labeled")),
+            format!("{v}: label")
+        );
+        let out = run(a(&format!("annotate deployment {name} note=hi"))).await;
+        expect!(
+            out,
+            out.ok
+                && out
+                    .stdout
+                    .contains(&format!("deployment.apps/{name} annotate")), // kubectl 1.27 prints "annotate"
+            format!("{v}: annotate")
+        );
+        for (ty, patch) in [
+            (
+                "json",
+                r#"[{"op":"replace","path":"/spec/replicas","value":4}]"#,
+            ),
+            ("merge", r#"{"metadata":{"labels":{"merge":"yes"}}}"#),
+            (
+                "strategic",
+                r#"{"spec":{"template":{"spec":{"containers":[{"name":"c","image":"busybox:1.37"}]}}}}"#,
+            ),
+        ] {
+            let out = run(vec![
+                "patch".into(),
+                "deployment".into(),
+                name.clone(),
+                format!("--type={ty}"),
+                "-p".into(),
+                patch.into(),
+            ])
+            .await;
+            expect!(
+                out,
+                out.ok && out.stdout.contains("patched"),
+                format!("{v}: patch --type={ty}")
+            );
+        }
+        let out = run(a(&format!("get deployment {name} -o json"))).await;
+        expect!(out, out.ok, format!("{v}: get -o json"));
+        let d: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        expect!(
+            out,
+            d["spec"]["replicas"] == 4,
+            format!("{v}: replicas after scale + json patch")
+        );
+        expect!(
+            out,
+            d["metadata"]["labels"]["tier"] == "fe" && d["metadata"]["labels"]["merge"] == "yes",
+            format!("{v}: labels")
+        );
+        expect!(
+            out,
+            d["metadata"]["annotations"]["note"] == "hi",
+            format!("{v}: annotation")
+        );
+        expect!(
+            out,
+            d["spec"]["template"]["spec"]["containers"][0]["image"] == "busybox:1.37",
+            format!("{v}: strategic patch")
+        );
+        let out = run(vec![
+            "get".into(),
+            "deploy".into(),
+            "-l".into(),
+            "tier=fe".into(),
+            "-o".into(),
+            "jsonpath={.items[*].metadata.name}".into(),
+        ])
+        .await;
+        expect!(
+            out,
+            out.ok && out.stdout.split_whitespace().any(|n| n == name),
+            format!("{v}: -l + jsonpath")
+        );
+        let out = run(vec![
+            "get".into(),
+            "deploy".into(),
+            "--field-selector".into(),
+            format!("metadata.name={name}"),
+        ])
+        .await;
+        let flat = out.flat();
+        expect!(
+            out,
+            out.ok
+                && flat.starts_with("NAME READY UP-TO-DATE AVAILABLE AGE")
+                && flat.contains(&format!("{name} 0/4 ")),
+            format!("{v}: --field-selector table")
+        );
+        let out = run(a(&format!("delete deployment {name}"))).await;
+        expect!(
+            out,
+            out.ok
+                && out
+                    .stdout
+                    .contains(&format!("deployment.apps \"{name}\" deleted")),
+            format!("{v}: delete")
+        );
+        let out = run(a(&format!("get deployment {name}"))).await;
+        expect!(
+            out,
+            !out.ok && out.stderr.contains("(NotFound)"),
+            format!("{v}: gone after delete")
+        );
+    }
+}
+
+/// Reads `kubectl get -w` output until a line (whitespace collapsed) starts with `want`.
+async fn wait_for(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    seen: &mut Vec<String>,
+    want: &str,
+    minor: u32,
+) {
+    let found = tokio::time::timeout(Duration::from_secs(15), async {
+        while let Some(l) = lines.next_line().await.unwrap() {
+            let flat = l.split_whitespace().collect::<Vec<_>>().join(" ");
+            seen.push(flat.clone());
+            if flat.starts_with(want) {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    assert!(
+        found,
+        "1.{minor}: `get cm -w` never printed {want:?}; saw {seen:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_kubectl_watches() {
+    use tokio::io::AsyncBufReadExt;
+    let dir = kubectl_dir();
+    let env = start().await;
+    for minor in [27, 33] {
+        let bin = versioned(&dir, minor);
+        let first = format!("w-{minor}-a");
+        let second = format!("w-{minor}-b");
+        let file = env.tmp.path().join(format!("{first}.yaml"));
+        std::fs::write(
+            &file,
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {first}\n"),
+        )
+        .unwrap();
+        let out = kubectl(
+            &bin,
+            &env.kubeconfig,
+            &env.home,
+            &["apply", "-f", &file.display().to_string()],
+        )
+        .await;
+        assert!(out.ok, "1.{minor}: apply: {}", out.stderr);
+
+        let mut child = tokio::process::Command::new(&bin)
+            .args(["get", "cm", "-w"])
+            .env("KUBECONFIG", &env.kubeconfig)
+            .env("HOME", &env.home)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut seen = Vec::new();
+        wait_for(&mut lines, &mut seen, "NAME DATA AGE", minor).await;
+        wait_for(&mut lines, &mut seen, &format!("{first} 0 "), minor).await;
+        let file = env.tmp.path().join(format!("{second}.yaml"));
+        std::fs::write(
+            &file,
+            format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {second}\ndata:\n  k: v\n"
+            ),
+        )
+        .unwrap();
+        let out = kubectl(
+            &bin,
+            &env.kubeconfig,
+            &env.home,
+            &["apply", "-f", &file.display().to_string()],
+        )
+        .await;
+        assert!(out.ok, "1.{minor}: apply: {}", out.stderr);
+        wait_for(&mut lines, &mut seen, &format!("{second} 1 "), minor).await;
+        child.kill().await.unwrap();
+    }
+}
