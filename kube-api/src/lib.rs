@@ -27,6 +27,8 @@
 //!   Roles and bindings fed by a store watch), the Node authorizer for kubelets, the default
 //!   ClusterRoles and bindings ([`rbac::ensure_bootstrap_policy`]) and
 //!   SelfSubjectAccessReview.
+//! - [`alloc`]: Service ClusterIP and NodePort allocation (ranges persisted in the store,
+//!   changed by compare-and-swap), the repair pass and the `kubernetes` Service.
 //! - [`clock`]: the time source for timestamps ([`clock::ManualClock`] in tests).
 //!
 //! # Storage layout
@@ -65,6 +67,7 @@
 //! ```
 
 pub mod admission;
+pub mod alloc;
 pub mod auth;
 pub mod clock;
 pub mod errors;
