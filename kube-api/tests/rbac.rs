@@ -32,7 +32,11 @@ impl Cluster {
         let authz = NodeAuthorizer::new(rbac.clone());
         let server = ApiServer::builder(store.clone())
             .authorizer(Arc::new(authz.clone()))
-            .admission(Chain::default_for(store).with(rbac::NodeRestriction))
+            .admission(
+                Chain::default_for(store)
+                    .with(rbac::NodeRestriction)
+                    .with(rbac::RbacEscalation::new(rbac.clone())),
+            )
             .build();
         server.ensure_system_namespaces().await.unwrap();
         let admin = LocalClient::admin(server.clone()).into_client();
@@ -494,16 +498,95 @@ async fn bootstrap_is_idempotent() {
     let server = ApiServer::new(store);
     let first = rbac::ensure_bootstrap_policy(&server).await.unwrap();
     assert!(first.created_roles.contains(&"cluster-admin".to_string()));
+    use rbac::bootstrap::{
+        cluster_role_bindings, cluster_roles, controller_role_bindings, controller_roles,
+    };
     assert_eq!(
         first.created_roles.len(),
-        rbac::bootstrap::cluster_roles().len()
+        cluster_roles().len() + controller_roles().len()
     );
     assert_eq!(
         first.created_bindings.len(),
-        rbac::bootstrap::cluster_role_bindings().len()
+        cluster_role_bindings().len() + controller_role_bindings().len()
     );
+    assert!(first
+        .created_bindings
+        .contains(&"system:controller:replicaset-controller".to_string()));
     let again = rbac::ensure_bootstrap_policy(&server).await.unwrap();
     assert_eq!(again, rbac::BootstrapReport::default());
+
+    // Reconciliation: what was removed comes back, unless the object opted out.
+    let admin = LocalClient::admin(server.clone()).into_client();
+    let roles: Api<ClusterRole> = Api::all(admin.clone());
+    let crbs: Api<ClusterRoleBinding> = Api::all(admin.clone());
+    let pp = PostParams::default();
+    let mut basic = roles.get("system:basic-user").await.unwrap();
+    let full_rules = basic.rules.clone();
+    basic.rules.as_mut().unwrap().truncate(1);
+    roles
+        .replace("system:basic-user", &pp, &basic)
+        .await
+        .unwrap();
+    let mut dns = roles.get("system:kube-dns").await.unwrap();
+    dns.metadata.annotations.as_mut().unwrap().insert(
+        "rbac.authorization.kubernetes.io/autoupdate".into(),
+        "false".into(),
+    );
+    dns.rules = Some(vec![]);
+    roles.replace("system:kube-dns", &pp, &dns).await.unwrap();
+    let mut public = crbs.get("system:public-info-viewer").await.unwrap();
+    public.subjects.as_mut().unwrap().truncate(1);
+    crbs.replace("system:public-info-viewer", &pp, &public)
+        .await
+        .unwrap();
+    crbs.delete("system:kube-dns", &DeleteParams::default())
+        .await
+        .unwrap();
+    let wrong: ClusterRoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": "system:kube-dns"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"}
+    }))
+    .unwrap();
+    crbs.create(&pp, &wrong).await.unwrap();
+
+    let fixed = rbac::ensure_bootstrap_policy(&server).await.unwrap();
+    assert_eq!(
+        fixed.reconciled_roles,
+        vec!["system:basic-user".to_string()]
+    );
+    assert_eq!(
+        fixed.reconciled_bindings,
+        vec![
+            "system:public-info-viewer".to_string(),
+            "system:kube-dns".to_string()
+        ]
+    );
+    assert!(fixed.created_roles.is_empty() && fixed.created_bindings.is_empty());
+    assert_eq!(
+        roles.get("system:basic-user").await.unwrap().rules,
+        full_rules
+    );
+    assert_eq!(
+        roles.get("system:kube-dns").await.unwrap().rules,
+        Some(vec![])
+    );
+    assert_eq!(
+        crbs.get("system:public-info-viewer")
+            .await
+            .unwrap()
+            .subjects
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        crbs.get("system:kube-dns").await.unwrap().role_ref.name,
+        "system:kube-dns"
+    );
+    assert_eq!(
+        rbac::ensure_bootstrap_policy(&server).await.unwrap(),
+        rbac::BootstrapReport::default()
+    );
     let admin = LocalClient::admin(server).into_client();
     let crbs: Api<ClusterRoleBinding> = Api::all(admin.clone());
     let b = crbs.get("system:node").await.unwrap();
@@ -618,7 +701,7 @@ async fn nodes_write_only_their_own_objects() {
     secrets.get("s1").await.unwrap();
     forbidden(
         secrets.get("s2").await,
-        r#"secrets "s2" is forbidden: User "system:node:n1" cannot get resource "secrets" in API group "" in the namespace "a": no relationship found between node "n1" and this object"#,
+        r#"secrets "s2" is forbidden: User "system:node:n1" cannot get resource "secrets" in API group "" in the namespace "a": no relationship found between node 'n1' and this object"#,
     );
     assert!(secrets.list(&ListParams::default()).await.is_err());
 
@@ -963,4 +1046,143 @@ async fn cache_relists_when_its_watch_is_compacted() {
 
 fn c_client(server: &ApiServer, name: &str) -> Arc<dyn Client> {
     LocalClient::new(server.clone(), authenticated(name)).into_client()
+}
+
+#[tokio::test]
+async fn controller_service_accounts_and_components() {
+    let c = Cluster::new().await;
+    let sa = |name: &str| {
+        UserInfo::new(
+            format!("system:serviceaccount:kube-system:{name}"),
+            &[
+                "system:serviceaccounts",
+                "system:serviceaccounts:kube-system",
+                "system:authenticated",
+            ],
+        )
+    };
+    let rs = c.client(&sa("replicaset-controller"));
+    let pods: Api<Pod> = Api::namespaced(rs.clone(), "a");
+    pods.create(&PostParams::default(), &pod("rs-pod", None))
+        .await
+        .unwrap();
+    forbidden(
+        pods.get("rs-pod").await,
+        r#"pods "rs-pod" is forbidden: User "system:serviceaccount:kube-system:replicaset-controller" cannot get resource "pods" in API group "" in the namespace "a""#,
+    );
+    // The scheduler binds pods; it may not create them.
+    let sched = c.client(&UserInfo::new(
+        "system:kube-scheduler",
+        &["system:authenticated"],
+    ));
+    let pods: Api<Pod> = Api::namespaced(sched, "a");
+    pods.list(&ListParams::default()).await.unwrap();
+    assert!(pods
+        .create(&PostParams::default(), &pod("x", None))
+        .await
+        .is_err());
+    let attrs = Attributes {
+        user: &UserInfo::new("system:kube-scheduler", &[]),
+        verb: "create",
+        namespace: "a",
+        api_group: "",
+        api_version: "v1",
+        resource: "pods",
+        subresource: "binding",
+        name: "rs-pod",
+    };
+    assert_eq!(c.authz.authorize(&attrs).await, Decision::Allow);
+    // kube-proxy reads services and endpointslices everywhere.
+    let proxy = UserInfo::new("system:kube-proxy", &["system:authenticated"]);
+    let slices = Attributes {
+        user: &proxy,
+        verb: "watch",
+        namespace: "",
+        api_group: "discovery.k8s.io",
+        api_version: "v1",
+        resource: "endpointslices",
+        subresource: "",
+        name: "",
+    };
+    assert_eq!(c.authz.authorize(&slices).await, Decision::Allow);
+}
+
+#[tokio::test]
+async fn no_escalation_through_the_rbac_api() {
+    let c = Cluster::new().await;
+    c.grant::<RoleBinding>(role_binding(
+        "a",
+        "owner",
+        "ClusterRole",
+        "admin",
+        user("owner"),
+    ))
+    .await;
+    let owner = c.client(&authenticated("owner"));
+    let rbs: Api<RoleBinding> = Api::namespaced(owner.clone(), "a");
+    let pp = PostParams::default();
+    let bind = |name: &str, kind: &str, role: &str| -> RoleBinding {
+        serde_json::from_value(role_binding("a", name, kind, role, user("mallory"))).unwrap()
+    };
+    // What the owner holds, it may grant.
+    rbs.create(&pp, &bind("view", "ClusterRole", "edit"))
+        .await
+        .unwrap();
+    // cluster-admin it does not hold.
+    forbidden(
+        rbs.create(&pp, &bind("root", "ClusterRole", "cluster-admin")).await,
+        "rolebindings.rbac.authorization.k8s.io \"root\" is forbidden: user \"owner\" (groups=[\"system:authenticated\"]) is attempting to grant RBAC permissions not currently held:\n{APIGroups:[\"*\"], Resources:[\"*\"], Verbs:[\"*\"]}\n{NonResourceURLs:[\"*\"], Verbs:[\"*\"]}",
+    );
+    let err = status(
+        rbs.create(&pp, &bind("ghost", "ClusterRole", "nope"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(err.code, Some(404));
+    assert_eq!(
+        err.message.as_deref(),
+        Some(r#"clusterrole.rbac.authorization.k8s.io "nope" not found"#)
+    );
+
+    // Roles: only rules it holds.
+    let roles: Api<Role> = Api::namespaced(owner.clone(), "a");
+    let role = |name: &str, resource: &str| -> Role {
+        serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "rules": [{"apiGroups": [""], "resources": [resource], "verbs": ["get", "list"]}]
+        }))
+        .unwrap()
+    };
+    roles
+        .create(&pp, &role("secrets", "secrets"))
+        .await
+        .unwrap();
+    forbidden(
+        roles.create(&pp, &role("nodes", "nodes")).await,
+        r#"roles.rbac.authorization.k8s.io "nodes" is forbidden: user "owner" (groups=["system:authenticated"]) is attempting to grant RBAC permissions not currently held:
+{APIGroups:[""], Resources:["nodes"], Verbs:["get" "list"]}"#,
+    );
+
+    // The bind verb on one role lifts the check for that role only.
+    c.grant::<Role>(json!({
+        "metadata": {"name": "binder", "namespace": "a"},
+        "rules": [{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
+                   "verbs": ["bind"], "resourceNames": ["cluster-admin"]}]
+    }))
+    .await;
+    c.grant::<RoleBinding>(role_binding(
+        "a",
+        "owner-binder",
+        "Role",
+        "binder",
+        user("owner"),
+    ))
+    .await;
+    rbs.create(&pp, &bind("root", "ClusterRole", "cluster-admin"))
+        .await
+        .unwrap();
+    assert!(rbs
+        .create(&pp, &bind("other", "ClusterRole", "system:node"))
+        .await
+        .is_err());
 }

@@ -558,7 +558,12 @@ fn bootstrap_policy_has_kubernetes_shape() {
         ])
     );
     // Verb lists are sorted, as Kubernetes' rule builder writes them.
-    for r in roles.iter().flat_map(|r| r.rules.iter().flatten()) {
+    let controllers = kube_api::rbac::bootstrap::controller_roles();
+    for r in roles
+        .iter()
+        .chain(&controllers)
+        .flat_map(|r| r.rules.iter().flatten())
+    {
         let mut sorted = r.verbs.clone();
         sorted.sort();
         assert_eq!(r.verbs, sorted);
@@ -575,4 +580,83 @@ fn bootstrap_policy_has_kubernetes_shape() {
         name: "n1",
     };
     assert!(node_rules().iter().any(|r| rule_allows(r, &lease)));
+}
+
+#[test]
+fn covers_as_kubernetes() {
+    use kube_api::rbac::escalation::{compact_string, covers};
+    let cases: &[(Vec<PolicyRule>, Vec<PolicyRule>, bool)] = &[
+        (
+            vec![rule("*", "*", "*", "")],
+            vec![rule("get,delete", "apps", "deployments/scale", "x")],
+            true,
+        ),
+        (
+            vec![rule("get", "g", "pods", "")],
+            vec![rule("get,list", "g", "pods", "")],
+            false,
+        ),
+        (
+            vec![rule("get,list", "g", "pods", "")],
+            vec![rule("get", "g", "pods", "")],
+            true,
+        ),
+        (
+            vec![rule("get", "*", "*/scale", "")],
+            vec![rule("get", "apps", "deployments/scale", "")],
+            true,
+        ),
+        (
+            vec![rule("get", "*", "*/scale", "")],
+            vec![rule("get", "apps", "deployments", "")],
+            false,
+        ),
+        // Names: an owner without names covers any; with names only those, never "all".
+        (
+            vec![rule("get", "g", "secrets", "a,b")],
+            vec![rule("get", "g", "secrets", "a")],
+            true,
+        ),
+        (
+            vec![rule("get", "g", "secrets", "a")],
+            vec![rule("get", "g", "secrets", "")],
+            false,
+        ),
+        (
+            vec![rule("get", "g", "secrets", "")],
+            vec![rule("get", "g", "secrets", "z")],
+            true,
+        ),
+        (
+            vec![url_rule("get", "/apis/*")],
+            vec![url_rule("get", "/apis/v1,/apis/apps")],
+            true,
+        ),
+        (
+            vec![url_rule("get", "/apis/*")],
+            vec![url_rule("get", "/api")],
+            false,
+        ),
+        (
+            vec![url_rule("*", "*")],
+            vec![url_rule("post", "/anything")],
+            true,
+        ),
+        // Rules add up across owner rules.
+        (
+            vec![rule("get", "g", "pods", ""), rule("list", "g", "pods", "")],
+            vec![rule("get,list", "g", "pods", "")],
+            true,
+        ),
+    ];
+    for (i, (owner, requested, want)) in cases.iter().enumerate() {
+        assert_eq!(covers(owner, requested).0, *want, "case {i}");
+    }
+    let (_, missing) = covers(&[], &[rule("get", "apps", "deployments", "web")]);
+    assert_eq!(
+        missing.iter().map(compact_string).collect::<Vec<_>>(),
+        vec![
+            r#"{APIGroups:["apps"], Resources:["deployments"], ResourceNames:["web"], Verbs:["get"]}"#
+        ]
+    );
 }

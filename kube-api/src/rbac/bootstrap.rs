@@ -5,9 +5,11 @@
 //! Every object carries the label `kubernetes.io/bootstrapping: rbac-defaults` and the
 //! annotation `rbac.authorization.kubernetes.io/autoupdate: "true"`. Rule lists are sorted
 //! and de-duplicated as Kubernetes' rule builder does. Roles behind feature gates that kubox
-//! does not serve (dynamic resource allocation, …) and the per-controller roles
-//! (`system:controller:*`) are not part of this set.
+//! does not serve (dynamic resource allocation, …) are not part of this set; of the
+//! per-controller roles (`system:controller:*`, [`controller_roles`]) those of the controllers
+//! kubox runs or may run are.
 
+use super::escalation::covers;
 use super::policy::Policy;
 use crate::auth::UserInfo;
 use crate::server::ApiServer;
@@ -15,7 +17,8 @@ use kubox_core::api::rbac_v1::{
     AggregationRule, ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject,
 };
 use kubox_core::client::{GroupVersionResource, PostParams, Request, Verb};
-use kubox_core::meta::LabelSelector;
+use kubox_core::meta::{LabelSelector, ObjectMeta};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The label on every bootstrap object.
@@ -739,6 +742,493 @@ pub fn cluster_roles() -> Vec<ClusterRole> {
     roles
 }
 
+/// The prefix of the per-controller roles.
+pub const CONTROLLER_ROLE_PREFIX: &str = "system:controller:";
+
+fn controller(name: &str, rules: Vec<PolicyRule>) -> ClusterRole {
+    role(&format!("{CONTROLLER_ROLE_PREFIX}{name}"), rules)
+}
+
+/// The roles of the individual controllers of kube-controller-manager
+/// (`controller_policy.go`), each bound to the service account `kube-system/<controller>`
+/// (for `--use-service-account-credentials`). Only the controllers that are not behind a
+/// feature gate and that kubox runs or may run are included.
+pub fn controller_roles() -> Vec<ClusterRole> {
+    let read = READ;
+    vec![
+        controller(
+            "clusterrole-aggregation-controller",
+            vec![
+                rule(&["escalate", "get", "list", "watch", "update", "patch"])
+                    .groups(&[RBAC_GROUP])
+                    .resources(&["clusterroles"])
+                    .r(),
+            ],
+        ),
+        controller(
+            "cronjob-controller",
+            vec![
+                rule(&["get", "list", "watch", "update"])
+                    .groups(&[BATCH])
+                    .resources(&["cronjobs"])
+                    .r(),
+                rule(&[
+                    "get", "list", "watch", "create", "update", "delete", "patch",
+                ])
+                .groups(&[BATCH])
+                .resources(&["jobs"])
+                .r(),
+                rule(&["update"])
+                    .groups(&[BATCH])
+                    .resources(&["cronjobs/status"])
+                    .r(),
+                rule(&["update"])
+                    .groups(&[BATCH])
+                    .resources(&["cronjobs/finalizers"])
+                    .r(),
+                rule(&["list", "watch", "delete"])
+                    .groups(&[LEGACY])
+                    .resources(&["pods"])
+                    .r(),
+                events_rule(),
+            ],
+        ),
+        controller(
+            "daemon-set-controller",
+            vec![
+                rule(read)
+                    .groups(&[EXTENSIONS, APPS])
+                    .resources(&["daemonsets"])
+                    .r(),
+                rule(&["update"])
+                    .groups(&[EXTENSIONS, APPS])
+                    .resources(&["daemonsets/status"])
+                    .r(),
+                rule(&["update"])
+                    .groups(&[EXTENSIONS, APPS])
+                    .resources(&["daemonsets/finalizers"])
+                    .r(),
+                rule(&["list", "watch"])
+                    .groups(&[LEGACY])
+                    .resources(&["nodes"])
+                    .r(),
+                rule(&["list", "watch", "create", "delete", "patch"])
+                    .groups(&[LEGACY])
+                    .resources(&["pods"])
+                    .r(),
+                rule(&["create"])
+                    .groups(&[LEGACY])
+                    .resources(&["pods/binding"])
+                    .r(),
+                rule(&[
+                    "get", "list", "watch", "create", "delete", "update", "patch",
+                ])
+                .groups(&[APPS])
+                .resources(&["controllerrevisions"])
+                .r(),
+                events_rule(),
+            ],
+        ),
+        controller(
+            "deployment-controller",
+            vec![
+                rule(&["get", "list", "watch", "update"])
+                    .groups(&[EXTENSIONS, APPS])
+                    .resources(&["deployments"])
+                    .r(),
+                rule(&["update"])
+                    .groups(&[EXTENSIONS, APPS])
+                    .resources(&["deployments/status"])
+                    .r(),
+                rule(&["update"])
+                    .groups(&[EXTENSIONS, APPS])
+                    .resources(&["deployments/finalizers"])
+                    .r(),
+                rule(&[
+                    "get", "list", "watch", "create", "update", "patch", "delete",
+                ])
+                .groups(&[APPS, EXTENSIONS])
+                .resources(&["replicasets"])
+                .r(),
+                rule(&["get", "list", "watch", "update"])
+                    .groups(&[LEGACY])
+                    .resources(&["pods"])
+                    .r(),
+                events_rule(),
+            ],
+        ),
+        controller(
+            "disruption-controller",
+            vec![
+                rule(read)
+                    .groups(&[EXTENSIONS, APPS])
+                    .resources(&["deployments"])
+                    .r(),
+                rule(read)
+                    .groups(&[APPS, EXTENSIONS])
+                    .resources(&["replicasets"])
+                    .r(),
+                rule(read)
+                    .groups(&[LEGACY])
+                    .resources(&["replicationcontrollers"])
+                    .r(),
+                rule(read)
+                    .groups(&[POLICY])
+                    .resources(&["poddisruptionbudgets"])
+                    .r(),
+                rule(read).groups(&[APPS]).resources(&["statefulsets"]).r(),
+                rule(&["update"])
+                    .groups(&[POLICY])
+                    .resources(&["poddisruptionbudgets/status"])
+                    .r(),
+                rule(&["patch", "update"])
+                    .groups(&[LEGACY])
+                    .resources(&["pods/status"])
+                    .r(),
+                rule(&["get"]).groups(&["*"]).resources(&["*/scale"]).r(),
+                events_rule(),
+            ],
+        ),
+        controller(
+            "endpoint-controller",
+            vec![
+                rule(read)
+                    .groups(&[LEGACY])
+                    .resources(&["services", "pods"])
+                    .r(),
+                rule(&["get", "list", "watch", "create", "update", "delete"])
+                    .groups(&[LEGACY])
+                    .resources(&["endpoints"])
+                    .r(),
+                rule(&["create"])
+                    .groups(&[LEGACY])
+                    .resources(&["endpoints/restricted"])
+                    .r(),
+                events_rule(),
+            ],
+        ),
+        controller(
+            "endpointslice-controller",
+            vec![
+                rule(read)
+                    .groups(&[LEGACY])
+                    .resources(&["services", "pods", "nodes"])
+                    .r(),
+                rule(&["update"])
+                    .groups(&[LEGACY])
+                    .resources(&["services/finalizers"])
+                    .r(),
+                rule(&["get", "list", "watch", "create", "update", "delete"])
+                    .groups(&[DISCOVERY])
+                    .resources(&["endpointslices"])
+                    .r(),
+                events_rule(),
+            ],
+        ),
+        controller(
+            "endpointslicemirroring-controller",
+            vec![
+                rule(read)
+                    .groups(&[LEGACY])
+                    .resources(&["services", "endpoints"])
+                    .r(),
+                rule(&["update"])
+                    .groups(&[LEGACY])
+                    .resources(&["services/finalizers"])
+                    .r(),
+                rule(&["update"])
+                    .groups(&[LEGACY])
+                    .resources(&["endpoints/finalizers"])
+                    .r(),
+                rule(&["get", "list", "watch", "create", "update", "delete"])
+                    .groups(&[DISCOVERY])
+                    .resources(&["endpointslices"])
+                    .r(),
+                events_rule(),
+            ],
+        ),
+        controller(
+            "generic-garbage-collector",
+            vec![
+                rule(&["get", "list", "watch", "patch", "update", "delete"])
+                    .groups(&["*"])
+                    .resources(&["*"])
+                    .r(),
+                events_rule(),
+            ],
+        ),
+        controller(
+            "horizontal-pod-autoscaler",
+            vec![
+                rule(read)
+                    .groups(&[AUTOSCALING])
+                    .resources(&["horizontalpodautoscalers"])
+                    .r(),
+                rule(&["update"])
+                    .groups(&[AUTOSCALING])
+                    .resources(&["horizontalpodautoscalers/status"])
+                    .r(),
+                rule(&["get", "update"])
+                    .groups(&["*"])
+                    .resources(&["*/scale"])
+                    .r(),
+                rule(&["list", "watch"])
+                    .groups(&[LEGACY])
+                    .resources(&["pods"])
+                    .r(),
+                rule(&["list", "watch"])
+                    .groups(&["metrics.k8s.io"])
+                    .resources(&["pods"])
+                    .r(),
+                rule(read)
+                    .groups(&["custom.metrics.k8s.io"])
+                    .resources(&["*"])
+                    .r(),
+                rule(read)
+                    .groups(&["external.metrics.k8s.io"])
+                    .resources(&["*"])
+                    .r(),
+                events_rule(),
+            ],
+        ),
+        controller(
+            "job-controller",
+            vec![
+                rule(&["get", "list", "watch", "update", "patch"])
+                    .groups(&[BATCH])
+                    .resources(&["jobs"])
+                    .r(),
+                rule(&["update"])
+                    .groups(&[BATCH])
+                    .resources(&["jobs/status"])
+                    .r(),
+                rule(&["update"])
+                    .groups(&[BATCH])
+                    .resources(&["jobs/finalizers"])
+                    .r(),
+                rule(&["list", "watch", "create", "delete", "patch"])
+                    .groups(&[LEGACY])
+                    .resources(&["pods"])
+                    .r(),
+                events_rule(),
+            ],
+        ),
+        controller(
+            "namespace-controller",
+            vec![
+                rule(&["get", "list", "watch", "delete"])
+                    .groups(&[LEGACY])
+                    .resources(&["namespaces"])
+                    .r(),
+                rule(&["update"])
+                    .groups(&[LEGACY])
+                    .resources(&["namespaces/finalize", "namespaces/status"])
+                    .r(),
+                rule(&["get", "list", "watch", "delete", "deletecollection"])
+                    .groups(&["*"])
+                    .resources(&["*"])
+                    .r(),
+            ],
+        ),
+        controller(
+            "node-controller",
+            vec![
+                rule(&["get", "list", "watch", "update", "delete", "patch"])
+                    .groups(&[LEGACY])
+                    .resources(&["nodes"])
+                    .r(),
+                rule(&["patch", "update"])
+                    .groups(&[LEGACY])
+                    .resources(&["nodes/status"])
+                    .r(),
+                rule(&["patch", "update"])
+                    .groups(&[LEGACY])
+                    .resources(&["pods/status"])
+                    .r(),
+                rule(&["list", "watch", "get", "delete"])
+                    .groups(&[LEGACY])
+                    .resources(&["pods"])
+                    .r(),
+                events_rule(),
+            ],
+        ),
+        controller(
+            "pod-garbage-collector",
+            vec![
+                rule(&["list", "watch", "delete"])
+                    .groups(&[LEGACY])
+                    .resources(&["pods"])
+                    .r(),
+                rule(read).groups(&[LEGACY]).resources(&["nodes"]).r(),
+                rule(&["patch"])
+                    .groups(&[LEGACY])
+                    .resources(&["pods/status"])
+                    .r(),
+            ],
+        ),
+        controller(
+            "replicaset-controller",
+            vec![
+                rule(&["get", "list", "watch", "update"])
+                    .groups(&[APPS, EXTENSIONS])
+                    .resources(&["replicasets"])
+                    .r(),
+                rule(&["update"])
+                    .groups(&[APPS, EXTENSIONS])
+                    .resources(&["replicasets/status"])
+                    .r(),
+                rule(&["update"])
+                    .groups(&[APPS, EXTENSIONS])
+                    .resources(&["replicasets/finalizers"])
+                    .r(),
+                rule(&["list", "watch", "patch", "create", "delete"])
+                    .groups(&[LEGACY])
+                    .resources(&["pods"])
+                    .r(),
+                events_rule(),
+            ],
+        ),
+        controller(
+            "replication-controller",
+            vec![
+                rule(&["get", "list", "watch", "update"])
+                    .groups(&[LEGACY])
+                    .resources(&["replicationcontrollers"])
+                    .r(),
+                rule(&["update"])
+                    .groups(&[LEGACY])
+                    .resources(&["replicationcontrollers/status"])
+                    .r(),
+                rule(&["update"])
+                    .groups(&[LEGACY])
+                    .resources(&["replicationcontrollers/finalizers"])
+                    .r(),
+                rule(&["list", "watch", "patch", "create", "delete"])
+                    .groups(&[LEGACY])
+                    .resources(&["pods"])
+                    .r(),
+                events_rule(),
+            ],
+        ),
+        controller(
+            "resourcequota-controller",
+            vec![
+                rule(&["list", "watch"])
+                    .groups(&["*"])
+                    .resources(&["*"])
+                    .r(),
+                rule(&["update"])
+                    .groups(&[LEGACY])
+                    .resources(&["resourcequotas/status"])
+                    .r(),
+                events_rule(),
+            ],
+        ),
+        controller(
+            "service-account-controller",
+            vec![
+                rule(&["create"])
+                    .groups(&[LEGACY])
+                    .resources(&["serviceaccounts"])
+                    .r(),
+                events_rule(),
+            ],
+        ),
+        controller(
+            "statefulset-controller",
+            vec![
+                rule(&["list", "watch"])
+                    .groups(&[LEGACY])
+                    .resources(&["pods"])
+                    .r(),
+                rule(read).groups(&[APPS]).resources(&["statefulsets"]).r(),
+                rule(&["update"])
+                    .groups(&[APPS])
+                    .resources(&["statefulsets/status"])
+                    .r(),
+                rule(&["update"])
+                    .groups(&[APPS])
+                    .resources(&["statefulsets/finalizers"])
+                    .r(),
+                rule(&["get", "create", "delete", "update", "patch"])
+                    .groups(&[LEGACY])
+                    .resources(&["pods"])
+                    .r(),
+                rule(&[
+                    "get", "create", "delete", "update", "patch", "list", "watch",
+                ])
+                .groups(&[APPS])
+                .resources(&["controllerrevisions"])
+                .r(),
+                rule(&["get", "create", "list", "watch"])
+                    .groups(&[LEGACY])
+                    .resources(&["persistentvolumeclaims"])
+                    .r(),
+                rule(&["update", "delete"])
+                    .groups(&[LEGACY])
+                    .resources(&["persistentvolumeclaims"])
+                    .r(),
+                rule(&["update"])
+                    .groups(&[LEGACY])
+                    .resources(&["pods/finalizers"])
+                    .r(),
+                events_rule(),
+            ],
+        ),
+        controller(
+            "ttl-controller",
+            vec![
+                rule(&["update", "patch", "list", "watch"])
+                    .groups(&[LEGACY])
+                    .resources(&["nodes"])
+                    .r(),
+                events_rule(),
+            ],
+        ),
+        controller(
+            "ttl-after-finished-controller",
+            vec![
+                rule(&["get", "list", "watch", "delete"])
+                    .groups(&[BATCH])
+                    .resources(&["jobs"])
+                    .r(),
+                events_rule(),
+            ],
+        ),
+        controller(
+            "root-ca-cert-publisher",
+            vec![
+                rule(&["create", "update"])
+                    .groups(&[LEGACY])
+                    .resources(&["configmaps"])
+                    .r(),
+                events_rule(),
+            ],
+        ),
+    ]
+}
+
+/// One binding per [`controller_roles`] entry: the ClusterRole `system:controller:<c>` to the
+/// service account `kube-system/<c>`.
+pub fn controller_role_bindings() -> Vec<ClusterRoleBinding> {
+    controller_roles()
+        .iter()
+        .map(|r| {
+            let name = r.metadata.name.as_deref().unwrap_or_default();
+            let sa = name.strip_prefix(CONTROLLER_ROLE_PREFIX).unwrap_or(name);
+            binding(
+                name,
+                vec![Subject {
+                    api_group: None,
+                    kind: "ServiceAccount".into(),
+                    name: sa.into(),
+                    namespace: Some("kube-system".into()),
+                }],
+            )
+        })
+        .collect()
+}
+
 fn subject(kind: &str, name: &str) -> Subject {
     Subject {
         api_group: Some(RBAC_GROUP.into()),
@@ -816,49 +1306,199 @@ pub struct BootstrapReport {
     pub created_roles: Vec<String>,
     /// Names of the ClusterRoleBindings created.
     pub created_bindings: Vec<String>,
+    /// Names of existing ClusterRoles that got missing rules, selectors, labels or
+    /// annotations back.
+    pub reconciled_roles: Vec<String>,
+    /// Names of existing ClusterRoleBindings that got missing subjects, labels or
+    /// annotations back (or were re-created for a different roleRef).
+    pub reconciled_bindings: Vec<String>,
 }
 
-async fn create(
-    server: &ApiServer,
-    resource: &str,
-    body: serde_json::Value,
-) -> crate::Result<bool> {
-    let req = Request {
+fn request(resource: &str, name: Option<&str>, verb: Verb, body: Option<Value>) -> Request {
+    Request {
         resource: GroupVersionResource {
             group: RBAC_GROUP.into(),
             version: "v1".into(),
             resource: resource.into(),
         },
         namespace: None,
-        name: None,
+        name: name.map(str::to_string),
         subresource: None,
-        verb: Verb::Create(PostParams::default()),
-        body: Some(body),
-    };
-    match server.handle(&UserInfo::admin(), req).await {
-        Ok(_) => Ok(true),
-        Err(e) if e.reason() == "AlreadyExists" => Ok(false),
+        verb,
+        body,
+    }
+}
+
+/// Creates the object; `Ok(Some(existing))` if it already exists.
+async fn create(
+    server: &ApiServer,
+    resource: &str,
+    name: &str,
+    body: Value,
+) -> crate::Result<Option<Value>> {
+    let admin = UserInfo::admin();
+    let req = request(
+        resource,
+        None,
+        Verb::Create(PostParams::default()),
+        Some(body),
+    );
+    match server.handle(&admin, req).await {
+        Ok(_) => Ok(None),
+        Err(e) if e.reason() == "AlreadyExists" => {
+            let get = request(resource, Some(name), Verb::Get, None);
+            server.handle(&admin, get).await.map(Some)
+        }
         Err(e) => Err(e),
     }
 }
 
-/// Creates, as the cluster administrator, every default ClusterRole and ClusterRoleBinding
-/// that does not exist yet (existing ones are left as they are: no reconciliation of
-/// changed objects). Idempotent.
-pub async fn ensure_bootstrap_policy(server: &ApiServer) -> crate::Result<BootstrapReport> {
-    let mut report = BootstrapReport::default();
-    for r in cluster_roles() {
-        let name = r.metadata.name.clone().unwrap_or_default();
-        let body = serde_json::to_value(&r).map_err(crate::errors::internal)?;
-        if create(server, "clusterroles", body).await? {
-            report.created_roles.push(name);
+async fn replace(server: &ApiServer, resource: &str, name: &str, body: Value) -> crate::Result<()> {
+    let req = request(
+        resource,
+        Some(name),
+        Verb::Replace(PostParams::default()),
+        Some(body),
+    );
+    server.handle(&UserInfo::admin(), req).await.map(|_| ())
+}
+
+/// Whether the object opted out of reconciliation (`autoupdate: "false"`).
+fn opted_out(meta: &ObjectMeta) -> bool {
+    meta.annotations
+        .as_ref()
+        .and_then(|a| a.get(AUTOUPDATE_ANNOTATION))
+        .is_some_and(|v| v == "false")
+}
+
+/// Adds the expected labels and annotations that are missing (existing values win).
+fn merge_meta(existing: &mut ObjectMeta, expected: &ObjectMeta) -> bool {
+    let mut changed = false;
+    for (have, want) in [
+        (&mut existing.labels, &expected.labels),
+        (&mut existing.annotations, &expected.annotations),
+    ] {
+        for (k, v) in want.iter().flatten() {
+            let map = have.get_or_insert_with(BTreeMap::new);
+            if !map.contains_key(k) {
+                map.insert(k.clone(), v.clone());
+                changed = true;
+            }
         }
     }
-    for b in cluster_role_bindings() {
+    changed
+}
+
+/// Kubernetes' `ReconcileClusterRole` without removing anything: missing rules (broken down,
+/// as Kubernetes appends them) or aggregation selectors, labels and annotations are added.
+/// `None` if nothing is missing or the role opted out.
+fn reconcile_role(mut existing: ClusterRole, expected: &ClusterRole) -> Option<ClusterRole> {
+    if opted_out(&existing.metadata) {
+        return None;
+    }
+    let mut changed = merge_meta(&mut existing.metadata, &expected.metadata);
+    if let Some(want) = &expected.aggregation_rule {
+        let have = existing
+            .aggregation_rule
+            .get_or_insert_with(Default::default)
+            .cluster_role_selectors
+            .get_or_insert_with(Vec::new);
+        for sel in want.cluster_role_selectors.iter().flatten() {
+            if !have.contains(sel) {
+                have.push(sel.clone());
+                changed = true;
+            }
+        }
+    } else {
+        let rules = existing.rules.get_or_insert_with(Vec::new);
+        let (_, missing) = covers(rules, expected.rules.as_deref().unwrap_or(&[]));
+        if !missing.is_empty() {
+            rules.extend(missing);
+            changed = true;
+        }
+    }
+    changed.then_some(existing)
+}
+
+/// Kubernetes' `ReconcileClusterRoleBinding` without removing subjects: missing subjects,
+/// labels and annotations are added. `Err(())` when the roleRef differs (the binding must be
+/// re-created); `Ok(None)` if nothing is missing or the binding opted out.
+fn reconcile_binding(
+    mut existing: ClusterRoleBinding,
+    expected: &ClusterRoleBinding,
+) -> Result<Option<ClusterRoleBinding>, ()> {
+    if opted_out(&existing.metadata) {
+        return Ok(None);
+    }
+    if existing.role_ref != expected.role_ref {
+        return Err(());
+    }
+    let mut changed = merge_meta(&mut existing.metadata, &expected.metadata);
+    for subject in expected.subjects.iter().flatten() {
+        let have = existing.subjects.get_or_insert_with(Vec::new);
+        if !have.contains(subject) {
+            have.push(subject.clone());
+            changed = true;
+        }
+    }
+    Ok(changed.then_some(existing))
+}
+
+fn to_value<T: serde::Serialize>(obj: &T) -> crate::Result<Value> {
+    serde_json::to_value(obj).map_err(crate::errors::internal)
+}
+
+fn from_value<T: serde::de::DeserializeOwned>(v: Value) -> crate::Result<T> {
+    serde_json::from_value(v).map_err(crate::errors::internal)
+}
+
+/// Creates, as the cluster administrator, every default ClusterRole and ClusterRoleBinding
+/// ([`cluster_roles`], [`controller_roles`] and their bindings) that does not exist yet, and
+/// reconciles the existing ones as kube-apiserver does on start unless they are annotated
+/// `rbac.authorization.kubernetes.io/autoupdate: "false"`: missing rules, aggregation
+/// selectors, subjects, labels and annotations are added back (nothing is removed), and a
+/// binding whose roleRef differs is re-created. Idempotent.
+pub async fn ensure_bootstrap_policy(server: &ApiServer) -> crate::Result<BootstrapReport> {
+    let mut report = BootstrapReport::default();
+    for r in cluster_roles().into_iter().chain(controller_roles()) {
+        let name = r.metadata.name.clone().unwrap_or_default();
+        match create(server, "clusterroles", &name, to_value(&r)?).await? {
+            None => report.created_roles.push(name),
+            Some(existing) => {
+                if let Some(updated) = reconcile_role(from_value(existing)?, &r) {
+                    replace(server, "clusterroles", &name, to_value(&updated)?).await?;
+                    report.reconciled_roles.push(name);
+                }
+            }
+        }
+    }
+    for b in cluster_role_bindings()
+        .into_iter()
+        .chain(controller_role_bindings())
+    {
         let name = b.metadata.name.clone().unwrap_or_default();
-        let body = serde_json::to_value(&b).map_err(crate::errors::internal)?;
-        if create(server, "clusterrolebindings", body).await? {
+        let Some(existing) = create(server, "clusterrolebindings", &name, to_value(&b)?).await?
+        else {
             report.created_bindings.push(name);
+            continue;
+        };
+        match reconcile_binding(from_value(existing)?, &b) {
+            Ok(None) => {}
+            Ok(Some(updated)) => {
+                replace(server, "clusterrolebindings", &name, to_value(&updated)?).await?;
+                report.reconciled_bindings.push(name);
+            }
+            Err(()) => {
+                let del = request(
+                    "clusterrolebindings",
+                    Some(&name),
+                    Verb::Delete(Default::default()),
+                    None,
+                );
+                server.handle(&UserInfo::admin(), del).await?;
+                create(server, "clusterrolebindings", &name, to_value(&b)?).await?;
+                report.reconciled_bindings.push(name);
+            }
         }
     }
     Ok(report)

@@ -16,6 +16,8 @@
 //! - [`NodeAuthorizer`]: kubelets (`system:node:<name>`) get the `system:node` rules, but
 //!   write only their own Node, Lease and the status of pods bound to them;
 //!   [`NodeRestriction`] is the admission half that checks the objects they write.
+//! - [`RbacEscalation`] (module [`escalation`]): the admission plugin that lets users grant
+//!   only what they hold (or may `escalate`/`bind`).
 //! - [`bootstrap`]: the default ClusterRoles and ClusterRoleBindings and
 //!   [`ensure_bootstrap_policy`].
 //! - [`self_subject_access_review`]: the answer of
@@ -49,12 +51,14 @@
 
 mod authorizer;
 pub mod bootstrap;
+pub mod escalation;
 pub mod node;
 mod policy;
 pub mod rules;
 
 pub use authorizer::{RbacAuthorizer, SYSTEM_MASTERS};
 pub use bootstrap::{ensure_bootstrap_policy, BootstrapReport};
+pub use escalation::RbacEscalation;
 pub use node::{
     node_name, NodeAuthorizer, NodeRestriction, MIRROR_POD_ANNOTATION, NODES_GROUP,
     NODE_LEASE_NAMESPACE, NODE_USER_PREFIX,

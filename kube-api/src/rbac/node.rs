@@ -14,8 +14,8 @@
 //! | `leases.coordination.k8s.io` | only in `kube-node-lease`, and only named `n` (creates: the namespace only) |
 //! | `update`/`patch` `pods/status`, `delete` `pods`, `create` `pods/eviction` | only if the pod's `spec.nodeName == n` (looked up in the store) |
 //! | `create` `pods` (mirror pods) | yes (admission would require a mirror pod bound to `n`) |
-//! | `get` `secrets`, `configmaps`, `persistentvolumeclaims` | only if a pod bound to `n` in that namespace refers to it |
-//! | other verbs on those three | denied (`list`/`watch` need a name Kubernetes takes from a field selector) |
+//! | `get` `secrets`, `configmaps`, `persistentvolumeclaims` | if a pod bound to `n` in that namespace refers to it; otherwise RBAC decides |
+//! | other verbs on those three | not by the node rules (`list`/`watch` need a name Kubernetes takes from a field selector); RBAC may still allow |
 //! | anything else the `system:node` role allows | yes |
 //! | anything else | RBAC decides |
 //!
@@ -118,14 +118,16 @@ impl NodeAuthorizer {
         })
     }
 
-    /// The node part of the decision: `Some` when the node rules decide, `None` to ask RBAC.
-    async fn decide(&self, node: &str, attrs: &Attributes<'_>) -> Option<Access> {
+    /// The node part of the decision: `Ok` when the node rules decide, `Err(reason)` to ask
+    /// RBAC (with the Node authorizer's reason for its own "no").
+    async fn decide(&self, node: &str, attrs: &Attributes<'_>) -> Result<Access, String> {
         let (verb, ns, name) = (attrs.verb, attrs.namespace, attrs.name);
         let writes = matches!(
             verb,
             "create" | "update" | "patch" | "delete" | "deletecollection"
         );
-        // The pod a pod-scoped write addresses must be bound to the node.
+        // The pod a pod-scoped write addresses must be bound to the node (NodeRestriction:
+        // final, whatever RBAC says).
         let pod_rule = match (attrs.api_group, attrs.resource, attrs.subresource) {
             ("", "pods", "status") if writes => Some("update pod status for"),
             ("", "pods", "") if verb == "delete" || verb == "deletecollection" => Some("delete"),
@@ -134,53 +136,70 @@ impl NodeAuthorizer {
         };
         if let Some(what) = pod_rule {
             if name.is_empty() || !self.pod_bound_to(ns, name, node).await {
-                return Some(Access::denied(format!(
+                return Ok(Access::denied(format!(
                     "node {node:?} can only {what} pods with spec.nodeName set to itself"
                 )));
             }
         }
         match (attrs.api_group, attrs.resource, attrs.subresource) {
             ("", "nodes", "" | "status") if writes && verb != "create" && name != node => {
-                return Some(Access::denied(format!(
+                return Ok(Access::denied(format!(
                     "node {node:?} is not allowed to modify node {name:?}"
                 )));
             }
             ("coordination.k8s.io", "leases", _) if ns != NODE_LEASE_NAMESPACE => {
-                return Some(Access::denied(format!(
+                return Ok(Access::denied(format!(
                     "can only access leases in the {NODE_LEASE_NAMESPACE:?} namespace"
                 )));
             }
             ("coordination.k8s.io", "leases", _) if !name.is_empty() && name != node => {
-                return Some(Access::denied(
+                return Ok(Access::denied(
                     "can only access node lease with the same name as the requesting node"
                         .to_string(),
                 ));
             }
+            // The Node authorizer's graph: only what a bound pod uses; otherwise RBAC decides.
             ("", resource @ ("secrets" | "configmaps" | "persistentvolumeclaims"), "") => {
-                let access = if verb != "get" || name.is_empty() {
-                    Access::denied("can only get individual resources of this type".to_string())
+                return if verb != "get" || name.is_empty() {
+                    Err("can only get individual resources of this type".to_string())
                 } else if self.referenced_by_bound_pod(node, ns, resource, name).await {
-                    Access::allowed(String::new())
+                    Ok(Access::allowed(String::new()))
                 } else {
-                    Access::denied(format!(
-                        "no relationship found between node {node:?} and this object"
+                    Err(format!(
+                        "no relationship found between node '{node}' and this object"
                     ))
                 };
-                return Some(access);
             }
             _ => {}
         }
-        rules_allow(&self.rules, attrs).then(|| Access::allowed(String::new()))
+        if rules_allow(&self.rules, attrs) {
+            Ok(Access::allowed(String::new()))
+        } else {
+            Err(String::new())
+        }
     }
 
     /// The full answer for a resource request (see [`RbacAuthorizer::subject_access`]).
     pub async fn subject_access(&self, attrs: &Attributes<'_>) -> Access {
-        if let Some(node) = node_name(attrs.user) {
-            if let Some(access) = self.decide(node, attrs).await {
-                return access;
+        let Some(node) = node_name(attrs.user) else {
+            return self.rbac.subject_access(attrs).await;
+        };
+        match self.decide(node, attrs).await {
+            Ok(access) => access,
+            Err(reason) => {
+                let rbac = self.rbac.subject_access(attrs).await;
+                if rbac.allowed || reason.is_empty() {
+                    return rbac;
+                }
+                // As Kubernetes' union authorizer joins the reasons of the authorizers asked.
+                let reason = [reason, rbac.reason]
+                    .into_iter()
+                    .filter(|r| !r.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                Access { reason, ..rbac }
             }
         }
-        self.rbac.subject_access(attrs).await
     }
 }
 

@@ -297,6 +297,22 @@ impl Policy {
         }
     }
 
+    /// The rules of the role a binding in `binding_namespace` (`""` for a
+    /// ClusterRoleBinding) refers to (`GetRoleReferenceRules`), or Kubernetes' error message
+    /// (`clusterrole.rbac.authorization.k8s.io "x" not found`).
+    pub fn role_ref_rules(
+        &self,
+        role_ref: &RoleRef,
+        binding_namespace: &str,
+    ) -> Result<Vec<PolicyRule>, String> {
+        let mut out = Vec::new();
+        self.for_each_ref_rule(role_ref, binding_namespace, &mut |r| {
+            out.push(r.clone());
+            true
+        })?;
+        Ok(out)
+    }
+
     /// Walks the rules that apply to `user` in `namespace` (`VisitRulesFor`) until `allows`
     /// accepts one: the answer carries Kubernetes' reason (`RBAC: allowed by …`, or the role
     /// resolution errors met on the way, as `RBAC: …`).
