@@ -15,6 +15,8 @@
 //!   source for routes and discovery.
 //! - [`defaults`] and [`validation`]: Kubernetes' defaulting and validation of every kind, with
 //!   its exact field paths and messages, and the 422 `Invalid` Status they become.
+//! - [`runtime`]: the watcher (list + watch, re-watch, re-list on 410), the reflector cache
+//!   (one writer, many cheap readers) and the shared [`runtime::Informer`] over any `Client`.
 //!
 //! # Example
 //!
@@ -35,6 +37,7 @@ pub mod meta;
 pub mod patch;
 pub mod quantity;
 pub mod registry;
+pub mod runtime;
 pub mod selector;
 pub mod time;
 pub mod validation;
