@@ -3,19 +3,32 @@
 //! ```text
 //! cargo run --release --example apiserver -- --listen 127.0.0.1:6443 --kubeconfig PATH [--data-dir DIR]
 //!     [--san NAME_OR_IP]... [--kube-version 1.31] [--token-auth-file FILE] [--anonymous]
+//!     [--authorization-mode RBAC|AlwaysAllow] [--service-account-issuer URL]
 //!     [--etcd http://127.0.0.1:2379]   # with --features etcd
 //! kubectl --kubeconfig PATH get ns
 //! ```
 //!
 //! On first start the data directory gets a CA, a serving certificate and an admin token
-//! (`DIR/pki`) and the store (`DIR/store`); later starts reuse them. The admin kubeconfig
-//! (CA data, `https://` server, bearer token) is written to `--kubeconfig`.
+//! (`DIR/pki`), a service-account signing key (`DIR/pki/sa.key`) and the store (`DIR/store`);
+//! later starts reuse them. The admin kubeconfig (CA data, `https://` server, bearer token of
+//! `system:admin` in `system:masters`) is written to `--kubeconfig`.
+//!
+//! Authentication: the admin token, the `--token-auth-file` tokens and service-account tokens
+//! (from `kubectl create token SA`); requests without a token are `system:anonymous` only with
+//! `--anonymous`. Authorization (`--authorization-mode`, default `RBAC`): the Node authorizer
+//! over RBAC with the bootstrap roles, and the NodeRestriction and RBAC escalation admission
+//! plugins; `AlwaysAllow` lets every authenticated request through.
 
 use anyhow::{bail, Context};
-use kube_api::http::{self, StaticTokens};
+use kube_api::admission::Chain;
+use kube_api::http::{self, StaticTokens, Union};
 use kube_api::kubeconfig::Kubeconfig;
 use kube_api::metrics::{Metrics, TimedStore};
+use kube_api::rbac::{
+    ensure_bootstrap_policy, NodeAuthorizer, NodeRestriction, RbacAuthorizer, RbacEscalation,
+};
 use kube_api::tls::TlsAssets;
+use kube_api::tokens::{ServiceAccountKeys, ServiceAccountTokens};
 use kube_api::{ApiServer, UserInfo};
 use kube_store::embedded::{EmbeddedStore, Options};
 use std::net::SocketAddr;
@@ -30,11 +43,14 @@ struct Args {
     version: kube_api::discovery::VersionInfo,
     token_file: Option<PathBuf>,
     anonymous: bool,
+    rbac: bool,
+    issuer: String,
     etcd: Option<String>,
 }
 
 const USAGE: &str = "usage: apiserver --listen ADDR:PORT --kubeconfig PATH [--data-dir DIR] \
 [--san NAME]... [--kube-version 1.NN] [--token-auth-file FILE] [--anonymous] \
+[--authorization-mode RBAC|AlwaysAllow] [--service-account-issuer URL] \
 [--etcd URL[,URL...]] (with --features etcd)";
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -45,6 +61,8 @@ fn parse_args() -> anyhow::Result<Args> {
     let mut version = kube_api::discovery::VersionInfo::default();
     let mut token_file = None;
     let mut anonymous = false;
+    let mut rbac = true;
+    let mut issuer = kube_api::tokens::DEFAULT_ISSUER.to_string();
     let mut etcd = None;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -70,6 +88,14 @@ fn parse_args() -> anyhow::Result<Args> {
             }
             "--token-auth-file" => token_file = Some(value()?.into()),
             "--anonymous" => anonymous = true,
+            "--authorization-mode" => {
+                rbac = match value()?.as_str() {
+                    "RBAC" | "Node,RBAC" => true,
+                    "AlwaysAllow" => false,
+                    other => bail!("--authorization-mode {other:?}: want RBAC or AlwaysAllow"),
+                }
+            }
+            "--service-account-issuer" => issuer = value()?,
             "--etcd" => etcd = Some(value()?),
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -86,6 +112,8 @@ fn parse_args() -> anyhow::Result<Args> {
         version,
         token_file,
         anonymous,
+        rbac,
+        issuer,
         etcd,
     })
 }
@@ -130,18 +158,47 @@ async fn main() -> anyhow::Result<()> {
     let store = open_store(&args).await?;
     let metrics = Arc::new(Metrics::default());
     let store = Arc::new(TimedStore::new(store, metrics.clone()));
-    let server = ApiServer::new(store);
+    let store: Arc<dyn kube_store::Store> = store;
+    let sa_keys = Arc::new(
+        ServiceAccountKeys::load_or_generate(&args.data_dir.join("pki"), &args.issuer)
+            .context("service-account signing key")?,
+    );
+    let builder = ApiServer::builder(store.clone()).service_account_keys(sa_keys.clone());
+    let (server, rbac) = if args.rbac {
+        let rbac = RbacAuthorizer::new(store.clone());
+        let server = builder
+            .authorizer(Arc::new(NodeAuthorizer::new(rbac.clone())))
+            .admission(
+                Chain::default_for(store)
+                    .with(NodeRestriction)
+                    .with(RbacEscalation::new(rbac.clone())),
+            )
+            .build();
+        (server, Some(rbac))
+    } else {
+        (builder.build(), None)
+    };
     server
         .ensure_system_namespaces()
         .await
         .context("system namespaces")?;
+    if let Some(rbac) = &rbac {
+        ensure_bootstrap_policy(&server)
+            .await
+            .context("bootstrap RBAC policy")?;
+        rbac.wait_synced().await;
+    }
 
     let mut tokens = match &args.token_file {
         Some(f) => StaticTokens::read(f).with_context(|| format!("{}", f.display()))?,
         None => StaticTokens::new(),
     };
     tokens = tokens.with(pki.admin_token.clone(), UserInfo::admin());
-    let mut cfg = http::Config::new(pki.server_config()?, Arc::new(tokens));
+    let authn = Union(vec![
+        Arc::new(tokens),
+        Arc::new(ServiceAccountTokens::new(sa_keys, server.clone())),
+    ]);
+    let mut cfg = http::Config::new(pki.server_config()?, Arc::new(authn));
     cfg.anonymous = args.anonymous;
     cfg.version = args.version.clone();
     cfg.metrics = metrics;

@@ -135,9 +135,20 @@ impl Chain {
 
     /// Runs every `admit`, then every `validate`.
     pub async fn run(&self, req: &Request<'_>, obj: &mut Value) -> Result<()> {
+        self.mutate(req, obj).await?;
+        self.validate(req, obj).await
+    }
+
+    /// Runs every plugin's `admit` (the mutating phase).
+    pub async fn mutate(&self, req: &Request<'_>, obj: &mut Value) -> Result<()> {
         for p in &self.plugins {
             p.admit(req, obj).await?;
         }
+        Ok(())
+    }
+
+    /// Runs every plugin's `validate` (the validating phase).
+    pub async fn validate(&self, req: &Request<'_>, obj: &Value) -> Result<()> {
         for p in &self.plugins {
             p.validate(req, obj).await?;
         }

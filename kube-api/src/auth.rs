@@ -5,7 +5,9 @@
 //! or a client certificate to a [`UserInfo`]; the in-process client is configured with one).
 //! Authorization is the first step of [`crate::ApiServer::handle`]: the server builds the
 //! request's [`Attributes`] and asks its authorizer; a [`Decision::Deny`] or
-//! [`Decision::NoOpinion`] becomes kube-apiserver's 403 Forbidden.
+//! [`Decision::NoOpinion`] becomes kube-apiserver's 403 Forbidden. Non-resource requests
+//! (`/version`, `/api`, `/metrics`, …) are decided by [`Authorizer::authorize_non_resource`],
+//! which the HTTP layer asks through [`crate::ApiServer::authorize_non_resource`].
 
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -109,6 +111,24 @@ pub enum Decision {
 pub trait Authorizer: Send + Sync + 'static {
     /// The decision for `attrs`.
     async fn authorize(&self, attrs: &Attributes<'_>) -> Decision;
+
+    /// The decision for a non-resource request: `verb` is the lower-case HTTP method (`get`
+    /// for GET and HEAD, `post`, `put`, …) on `path` (`/version`, `/healthz`, `/api`,
+    /// `/apis/apps/v1`, `/openapi/v3`, `/metrics`, …). Anything but [`Decision::Allow`] is
+    /// answered with 403 `forbidden: User "u" cannot get path "/x"` (see
+    /// [`non_resource_forbidden_message`]).
+    ///
+    /// The default allows everything, which keeps authorizers written for resources only (and
+    /// [`AllowAll`]) serving discovery; RBAC-like authorizers override it.
+    async fn authorize_non_resource(&self, user: &UserInfo, verb: &str, path: &str) -> Decision {
+        let _ = (user, verb, path);
+        Decision::Allow
+    }
+}
+
+/// kube-apiserver's denial text for a non-resource request: `User "u" cannot get path "/x"`.
+pub fn non_resource_forbidden_message(user: &UserInfo, verb: &str, path: &str) -> String {
+    format!("User {:?} cannot {verb} path {path:?}", user.name)
 }
 
 /// The reference authorizer: allows everything (kube-apiserver's `AlwaysAllow` mode).

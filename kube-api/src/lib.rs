@@ -81,8 +81,10 @@ pub mod http_client;
 pub mod kubeconfig;
 pub mod metrics;
 pub mod openapi;
+pub mod protobuf;
 pub mod table;
 pub mod tls;
+pub mod tokens;
 
 mod client;
 mod object;

@@ -31,6 +31,13 @@ pub(crate) struct Rest {
     pub(crate) storage: Storage,
     pub(crate) admission: Chain,
     pub(crate) clock: Arc<dyn Clock>,
+    /// Service ClusterIP and NodePort allocation.
+    pub(crate) alloc: crate::alloc::Allocators,
+}
+
+/// Whether the resource is core/v1 Services (which allocate IPs and node ports).
+fn is_service(s: &Strategy) -> bool {
+    s.group().is_empty() && s.info.plural == "services"
 }
 
 /// One request's context.
@@ -247,7 +254,7 @@ impl Rest {
         old: Option<&Value>,
         dry_run: bool,
         obj: &mut Value,
-    ) -> Result<()> {
+    ) -> Result<crate::alloc::Txn> {
         let req = admission::Request {
             operation: op,
             user: c.user,
@@ -261,7 +268,23 @@ impl Rest {
             old_object: old,
             dry_run,
         };
-        self.admission.run(&req, obj).await
+        if !(is_service(&c.s) && sub.is_empty() && op != Operation::Delete) {
+            self.admission.run(&req, obj).await?;
+            return Ok(crate::alloc::Txn::default());
+        }
+        // Services allocate between the mutating and the validating phase, as kube-apiserver
+        // allocates in BeginCreate/BeginUpdate before the strategy validates.
+        self.admission.mutate(&req, obj).await?;
+        let txn = match old {
+            _ if should_delete_during_update(&c.s, obj) => crate::alloc::Txn::default(),
+            None => self.alloc.on_create(obj, dry_run).await?,
+            Some(old) => self.alloc.on_update(obj, old, dry_run).await?,
+        };
+        if let Err(e) = self.admission.validate(&req, obj).await {
+            self.alloc.revert(txn).await;
+            return Err(e);
+        }
+        Ok(txn)
     }
 
     fn not_found(&self, c: &Ctx<'_>, name: &str) -> errors::Error {
@@ -407,14 +430,16 @@ impl Rest {
                 }
             }
         }
-        self.admit(c, Operation::Create, "", &name, None, dry_run, &mut obj)
+        let txn = self
+            .admit(c, Operation::Create, "", &name, None, dry_run, &mut obj)
             .await?;
-        let mut name = meta_str(&obj, "name").unwrap_or("").to_string();
+        let name = meta_str(&obj, "name").unwrap_or("").to_string();
         if let Some(msg) = path_segment_errors(&name).or_else(|| {
             name.is_empty()
                 .then(|| "name or generateName is required".to_string())
         }) {
             // A mutating admission plugin left an unusable name.
+            self.alloc.revert(txn).await;
             return Err(errors::invalid(
                 s.group(),
                 s.info.kind,
@@ -427,12 +452,30 @@ impl Rest {
             ));
         }
         if dry_run {
+            self.alloc.revert(txn).await;
             let key = s.key(c.ns, &name);
             if self.storage.get(s, &key).await?.is_some() {
                 return Err(errors::already_exists(s.group(), s.resource(), &name));
             }
             return Ok(obj);
         }
+        let res = self.write_created(c, obj, name, generate.as_deref()).await;
+        match &res {
+            Ok(_) => self.alloc.commit(txn).await,
+            Err(_) => self.alloc.revert(txn).await,
+        }
+        res
+    }
+
+    /// The store write of a create (a name made from `generateName` is retried on collision).
+    async fn write_created(
+        &self,
+        c: &Ctx<'_>,
+        mut obj: Value,
+        mut name: String,
+        generate: Option<&str>,
+    ) -> Result<Value> {
+        let s = &c.s;
         for _ in 0..8 {
             let key = s.key(c.ns, &name);
             match self.storage.store.create(&key, encode(&obj)).await {
@@ -440,7 +483,7 @@ impl Rest {
                     stamp_rv(&mut obj, rev);
                     return Ok(obj);
                 }
-                Err(kube_store::Error::AlreadyExists { .. }) => match &generate {
+                Err(kube_store::Error::AlreadyExists { .. }) => match generate {
                     Some(base) => {
                         name = generate_name(base);
                         set_meta(&mut obj, "name", Value::String(name.clone()));
@@ -648,26 +691,32 @@ impl Rest {
             self.prepare_for_update(&s, sub, &mut new, &cur)?;
             // An unconditional update is validated (and written) as of the current version.
             stamp_rv(&mut new, rev);
-            self.admit(
-                c,
-                Operation::Update,
-                sub,
-                name,
-                Some(&cur),
-                dry_run,
-                &mut new,
-            )
-            .await?;
+            let txn = self
+                .admit(
+                    c,
+                    Operation::Update,
+                    sub,
+                    name,
+                    Some(&cur),
+                    dry_run,
+                    &mut new,
+                )
+                .await?;
             stamp_rv(&mut new, rev);
             if same_ignoring_rv(&new, &cur) {
+                self.alloc.revert(txn).await;
                 return Ok(cur);
             }
             if should_delete_during_update(&s, &new) {
+                self.alloc.revert(txn).await;
                 if dry_run {
                     return Ok(new);
                 }
                 match self.storage.store.delete(&key, Some(rev)).await {
                     Ok((drev, _)) => {
+                        if is_service(&s) {
+                            self.alloc.on_delete(&cur).await;
+                        }
                         stamp_rv(&mut new, drev);
                         return Ok(new);
                     }
@@ -678,6 +727,7 @@ impl Rest {
                 }
             }
             if dry_run {
+                self.alloc.revert(txn).await;
                 return Ok(new);
             }
             match self
@@ -687,13 +737,18 @@ impl Rest {
                 .await
             {
                 Ok(nrev) => {
+                    self.alloc.commit(txn).await;
                     stamp_rv(&mut new, nrev);
                     return Ok(new);
                 }
                 Err(kube_store::Error::Conflict { .. } | kube_store::Error::NotFound { .. }) => {
-                    continue
+                    self.alloc.revert(txn).await;
+                    continue;
                 }
-                Err(e) => return Err(errors::from_store(e, s.group(), s.resource(), name)),
+                Err(e) => {
+                    self.alloc.revert(txn).await;
+                    return Err(errors::from_store(e, s.group(), s.resource(), name));
+                }
             }
         }
         Err(errors::conflict(
@@ -742,6 +797,9 @@ impl Rest {
         }
         if meta(new).is_none_or(|m| !m.contains_key("managedFields")) {
             copy(new, "managedFields");
+        }
+        if is_service(s) && sub.is_empty() {
+            crate::alloc::prepare_update(new, old);
         }
         match sub {
             "" if s.has_status => set_top(new, "status", top(old, "status")),
@@ -818,16 +876,17 @@ impl Rest {
                 }
             }
             let mut probe = cur.clone();
-            self.admit(
-                c,
-                Operation::Delete,
-                "",
-                name,
-                Some(&cur),
-                opts.dry_run,
-                &mut probe,
-            )
-            .await?;
+            let _nothing_allocated = self
+                .admit(
+                    c,
+                    Operation::Delete,
+                    "",
+                    name,
+                    Some(&cur),
+                    opts.dry_run,
+                    &mut probe,
+                )
+                .await?;
 
             let mut new = cur.clone();
             let mut keep = false;
@@ -980,6 +1039,9 @@ impl Rest {
             }
             match self.storage.store.delete(&key, Some(rev)).await {
                 Ok((drev, _)) => {
+                    if is_service(&s) {
+                        self.alloc.on_delete(&cur).await;
+                    }
                     let mut last = cur;
                     stamp_rv(&mut last, drev);
                     return Ok(Deleted {

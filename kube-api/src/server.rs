@@ -2,12 +2,15 @@
 //! of kubox-core's registry.
 
 use crate::admission::Chain;
-use crate::auth::{AllowAll, Attributes, Authorizer, Decision, UserInfo};
+use crate::auth::{
+    non_resource_forbidden_message, AllowAll, Attributes, Authorizer, Decision, UserInfo,
+};
 use crate::clock::{Clock, SystemClock};
 use crate::errors::{self, Result};
 use crate::rest::{Ctx, Rest};
 use crate::storage::Storage;
 use crate::strategy::Strategy;
+use crate::tokens::{self, ServiceAccountKeys};
 use crate::watch::{self, Timing, WatchStream};
 use kube_store::Store;
 use kubox_core::client::{GroupVersionResource, Request, Verb, WatchParams};
@@ -34,6 +37,8 @@ pub struct Builder {
     clock: Arc<dyn Clock>,
     bookmark_interval: Duration,
     min_request_timeout: Duration,
+    alloc: crate::alloc::Config,
+    sa_keys: Option<Arc<ServiceAccountKeys>>,
 }
 
 impl Builder {
@@ -68,6 +73,44 @@ impl Builder {
         self.min_request_timeout = t;
         self
     }
+    /// The service CIDR ClusterIPs are allocated from (`--service-cluster-ip-range`, default
+    /// `10.0.0.0/24`), e.g. `"10.96.0.0/12"`.
+    ///
+    /// # Panics
+    ///
+    /// If `cidr` is not a usable CIDR (see [`alloc::ServiceCidr`](crate::alloc::ServiceCidr));
+    /// [`Builder::allocation`] takes a checked [`alloc::Config`](crate::alloc::Config).
+    #[must_use]
+    pub fn service_cidr(mut self, cidr: &str) -> Self {
+        self.alloc.service_cidr = cidr.parse().unwrap_or_else(|e| panic!("service CIDR: {e}"));
+        self
+    }
+    /// The node-port range (`--service-node-port-range`, default `30000-32767`).
+    ///
+    /// # Panics
+    ///
+    /// If `range` is not a port range (`30000-32767`, `30000+2767`).
+    #[must_use]
+    pub fn service_node_port_range(mut self, range: &str) -> Self {
+        self.alloc.node_ports = range
+            .parse()
+            .unwrap_or_else(|e| panic!("node port range: {e}"));
+        self
+    }
+    /// The service CIDR and node-port range together.
+    #[must_use]
+    pub fn allocation(mut self, config: crate::alloc::Config) -> Self {
+        self.alloc = config;
+        self
+    }
+    /// The service-account signing keys: the server then answers TokenRequests
+    /// (`serviceaccounts/token`, 501 without them); pair with
+    /// [`tokens::ServiceAccountTokens`] to accept the tokens.
+    #[must_use]
+    pub fn service_account_keys(mut self, keys: Arc<ServiceAccountKeys>) -> Self {
+        self.sa_keys = Some(keys);
+        self
+    }
     /// The server.
     pub fn build(self) -> ApiServer {
         let admission = self
@@ -76,11 +119,15 @@ impl Builder {
         ApiServer {
             inner: Arc::new(Inner {
                 rest: Rest {
+                    alloc: self
+                        .alloc
+                        .allocators(self.store.clone(), self.clock.clone()),
                     storage: Storage { store: self.store },
                     admission,
                     clock: self.clock,
                 },
                 authorizer: self.authorizer,
+                sa_keys: self.sa_keys,
                 timing: Timing {
                     bookmark_interval: self.bookmark_interval,
                     min_request_timeout: self.min_request_timeout,
@@ -93,6 +140,7 @@ impl Builder {
 struct Inner {
     rest: Rest,
     authorizer: Arc<dyn Authorizer>,
+    sa_keys: Option<Arc<ServiceAccountKeys>>,
     timing: Timing,
 }
 
@@ -148,12 +196,60 @@ impl ApiServer {
             clock: Arc::new(SystemClock),
             bookmark_interval: Duration::from_secs(60),
             min_request_timeout: Duration::from_secs(1800),
+            alloc: crate::alloc::Config::default(),
+            sa_keys: None,
+        }
+    }
+
+    /// The clock this server stamps objects with.
+    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.rest.clock
+    }
+
+    /// Authorizes `verb` (the lower-case HTTP method; `get` for HEAD) on the non-resource
+    /// `path` for `user` (what the HTTP layer asks before `/version`, `/healthz`, `/api`,
+    /// `/apis/…`, `/openapi/…`, `/metrics`): 403 `forbidden: User "u" cannot get path "/x"`
+    /// (plus `: <reason>`) unless the authorizer allows it.
+    pub async fn authorize_non_resource(
+        &self,
+        user: &UserInfo,
+        verb: &str,
+        path: &str,
+    ) -> Result<()> {
+        match self
+            .inner
+            .authorizer
+            .authorize_non_resource(user, verb, path)
+            .await
+        {
+            Decision::Allow => Ok(()),
+            Decision::Deny(reason) | Decision::NoOpinion(reason) => {
+                let mut why = non_resource_forbidden_message(user, verb, path);
+                if !reason.is_empty() {
+                    why = format!("{why}: {reason}");
+                }
+                Err(errors::new(403, "Forbidden", format!("forbidden: {why}")))
+            }
         }
     }
 
     /// The store this server reads and writes.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.rest.storage.store
+    }
+
+    /// The service IP and node-port allocators.
+    pub(crate) fn allocators(&self) -> &crate::alloc::Allocators {
+        &self.inner.rest.alloc
+    }
+
+    /// The service CIDR and node-port range this server allocates from.
+    pub fn allocation_config(&self) -> crate::alloc::Config {
+        let a = &self.inner.rest.alloc;
+        crate::alloc::Config {
+            service_cidr: a.cidr,
+            node_ports: a.node_ports,
+        }
     }
 
     /// Creates the system namespaces (`default`, `kube-system`, `kube-public`,
@@ -226,8 +322,21 @@ impl ApiServer {
             name = request.name.as_deref().unwrap_or(""),
             "api request"
         );
-        self.authorize(user, verb, info, ns, sub, request.name.as_deref())
-            .await?;
+        // A list by `metadata.name=x` is authorized for that name, as Kubernetes does (so
+        // resourceNames rules apply).
+        let list_name = match &request.verb {
+            Verb::List(p) => selected_name(p.field_selector.as_deref()),
+            _ => None,
+        };
+        self.authorize(
+            user,
+            verb,
+            info,
+            ns,
+            sub,
+            request.name.as_deref().or(list_name.as_deref()),
+        )
+        .await?;
         let c = Ctx {
             user,
             s: Strategy::of(info),
@@ -243,6 +352,21 @@ impl ApiServer {
         let name = request.name.as_deref().unwrap_or("");
         let ok = |body: Value| Ok(Response { code: 200, body });
         match (&request.verb, sub) {
+            (Verb::Create(_), "") if info.group == SSAR.0 && info.plural == SSAR.1 => {
+                let access = crate::rbac::AuthorizerAccess(&*self.inner.authorizer);
+                let body = crate::rbac::self_subject_access_review(&access, user, body()?).await?;
+                Ok(Response { code: 201, body })
+            }
+            (Verb::Create(_), "token") if self.inner.sa_keys.is_some() => {
+                let sa = rest.get(&c, name).await?;
+                let keys = self
+                    .inner
+                    .sa_keys
+                    .as_deref()
+                    .ok_or_else(errors::resource_not_found)?;
+                let body = tokens::token_request(keys, &sa, body()?, rest.clock.now())?;
+                Ok(Response { code: 201, body })
+            }
             (Verb::Get, "") => ok(rest.get(&c, name).await?),
             (Verb::Get, "status") => ok(rest.get(&c, name).await?),
             (Verb::Get, "scale") => ok(rest.get_scale(&c, name).await?),
@@ -307,7 +431,9 @@ impl ApiServer {
             ));
         }
         let ns = scope(info, namespace, false)?;
-        self.authorize(user, "watch", info, ns, "", None).await?;
+        let name = selected_name(params.field_selector.as_deref());
+        self.authorize(user, "watch", info, ns, "", name.as_deref())
+            .await?;
         watch::start(
             self.inner.rest.storage.clone(),
             Strategy::of(info),
@@ -348,6 +474,18 @@ impl ApiServer {
             }
         }
     }
+}
+
+/// The group and resource of SelfSubjectAccessReview (answered, never stored).
+const SSAR: (&str, &str) = ("authorization.k8s.io", "selfsubjectaccessreviews");
+
+/// The name a field selector pins (`metadata.name=x` or `metadata.name==x`, alone or among
+/// other terms).
+fn selected_name(selector: Option<&str>) -> Option<String> {
+    selector?.split(',').find_map(|term| {
+        let (k, v) = term.split_once("==").or_else(|| term.split_once('='))?;
+        (k.trim() == "metadata.name" && !v.trim().is_empty()).then(|| v.trim().to_string())
+    })
 }
 
 fn resolve(gvr: &GroupVersionResource) -> Result<&'static ResourceInfo> {

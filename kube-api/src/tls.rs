@@ -72,7 +72,7 @@ pub struct TlsAssets {
 const CA_CN: &str = "kubox-ca";
 const DEFAULT_SANS: &[&str] = &["127.0.0.1", "::1", "localhost"];
 
-fn read(path: &Path) -> Result<Option<String>> {
+pub(crate) fn read(path: &Path) -> Result<Option<String>> {
     match std::fs::read_to_string(path) {
         Ok(s) => Ok(Some(s)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -83,7 +83,7 @@ fn read(path: &Path) -> Result<Option<String>> {
     }
 }
 
-fn write(path: &Path, contents: &str, private: bool) -> Result<()> {
+pub(crate) fn write(path: &Path, contents: &str, private: bool) -> Result<()> {
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,

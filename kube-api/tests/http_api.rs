@@ -362,7 +362,7 @@ async fn status_codes() {
         .await,
     );
     assert_eq!((code, reason.as_str()), (413, "RequestEntityTooLarge"));
-    // 415: unknown Content-Type; protobuf (kubectl 1.32+) with a clear message.
+    // 415: unknown Content-Type (protobuf is decoded: see `protobuf_bodies`).
     let cm =
         Bytes::from_static(br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}}"#);
     let (code, reason, _) = status_of(
@@ -384,7 +384,7 @@ async fn status_codes() {
         )
         .await,
     );
-    assert_eq!(code, 415);
+    assert_eq!(code, 400);
     assert!(msg.contains("protobuf"), "{msg}");
     let (code, _, _) = status_of(
         &send(
@@ -463,6 +463,56 @@ async fn status_codes() {
         .await
         .unwrap();
     assert_eq!(r.status, 401);
+}
+
+/// kubectl 1.32+ `create` bodies: `k8s\0` + runtime.Unknown{typeMeta, raw}.
+#[tokio::test]
+async fn protobuf_bodies() {
+    let h = start().await;
+    fn ld(tag: u8, b: &[u8]) -> Vec<u8> {
+        assert!(b.len() < 128);
+        [vec![tag << 3 | 2, b.len() as u8], b.to_vec()].concat()
+    }
+    let envelope = |api_version: &str, kind: &str, raw: &[u8]| {
+        let tm = [ld(1, api_version.as_bytes()), ld(2, kind.as_bytes())].concat();
+        Bytes::from([b"k8s\0".to_vec(), ld(1, &tm), ld(2, raw)].concat())
+    };
+    let send = |p: &'static str, body: Bytes| {
+        let c = h.client.clone();
+        async move {
+            let headers = [("content-type", "application/vnd.kubernetes.protobuf")];
+            c.send_raw(Method::POST, p, &headers, Some(body))
+                .await
+                .unwrap()
+        }
+    };
+    // ConfigMap{metadata{name}, data{a: b}}.
+    let raw = [
+        ld(1, &ld(1, b"pb")),
+        ld(2, &[ld(1, b"a"), ld(2, b"b")].concat()),
+    ]
+    .concat();
+    let r = send(
+        "/api/v1/namespaces/default/configmaps",
+        envelope("v1", "ConfigMap", &raw),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let v = r.json().unwrap();
+    assert_eq!(v["data"], serde_json::json!({"a": "b"}));
+    assert!(v["metadata"]["uid"].is_string());
+    // A kind without a protobuf schema: 415; a broken body: 400.
+    let r = send(
+        "/api/v1/namespaces/default/configmaps",
+        envelope("batch/v1", "Job", &[]),
+    )
+    .await;
+    assert_eq!(status_of(&r).0, 415);
+    let mut broken = envelope("v1", "ConfigMap", &raw).to_vec();
+    broken.truncate(broken.len() - 3);
+    let (code, reason, _) =
+        status_of(&send("/api/v1/namespaces/default/configmaps", Bytes::from(broken)).await);
+    assert_eq!((code, reason.as_str()), (400, "BadRequest"));
 }
 
 #[tokio::test]

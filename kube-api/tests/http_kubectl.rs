@@ -198,45 +198,15 @@ async fn stock_kubectl_1_27_to_1_33() {
             format!("{v}: clusterroles row")
         );
 
-        // create namespace: JSON on ≤ 1.31; protobuf on 1.32+, refused with a clear 415.
+        // create namespace: JSON on ≤ 1.31; protobuf on 1.32+ (crate::protobuf decodes it).
         let ns = format!("ns-{minor}");
         let out = run(vec!["create".into(), "namespace".into(), ns.clone()]).await;
-        if *minor <= 31 {
-            expect!(out, out.ok, format!("{v}: create namespace"));
-            expect!(
-                out,
-                out.stdout.contains(&format!("namespace/{ns} created")),
-                format!("{v}: created message")
-            );
-        } else {
-            expect!(
-                out,
-                !out.ok,
-                format!("{v}: protobuf create should be refused for now")
-            );
-            expect!(
-                out,
-                out.stderr.contains("UnsupportedMediaType") && out.stderr.contains("protobuf"),
-                format!("{v}: 415 message")
-            );
-            let manifest = tmp.path().join(format!("{ns}.yaml"));
-            std::fs::write(
-                &manifest,
-                format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"),
-            )
-            .unwrap();
-            let out = run(vec![
-                "create".into(),
-                "-f".into(),
-                manifest.display().to_string(),
-            ])
-            .await;
-            expect!(
-                out,
-                out.ok && out.stdout.contains(&format!("namespace/{ns} created")),
-                format!("{v}: create -f namespace")
-            );
-        }
+        expect!(out, out.ok, format!("{v}: create namespace"));
+        expect!(
+            out,
+            out.stdout.contains(&format!("namespace/{ns} created")),
+            format!("{v}: created message")
+        );
         let out = run(a("get ns")).await;
         expect!(out, out.ok, format!("{v}: get ns"));
         let flat = out.flat();
@@ -648,5 +618,129 @@ async fn stock_kubectl_watches() {
         assert!(out.ok, "1.{minor}: apply: {}", out.stderr);
         wait_for(&mut lines, &mut seen, &format!("{second} 1 "), minor).await;
         child.kill().await.unwrap();
+    }
+}
+
+/// The typed `kubectl create …` commands: JSON bodies on 1.27–1.31, protobuf bodies
+/// (`application/vnd.kubernetes.protobuf`) on 1.32/1.33. Every version must create the same
+/// objects, read back with `get -o json`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_kubectl_typed_creates() {
+    let dir = kubectl_dir();
+    let bins: Vec<(u32, PathBuf)> = (27..=33).map(|m| (m, versioned(&dir, m))).collect();
+    let env = start().await;
+    for (minor, bin) in &bins {
+        let v = format!("1.{minor}");
+        let run = |args: &[&str]| {
+            let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            let (bin, kc, home) = (bin.clone(), env.kubeconfig.clone(), env.home.clone());
+            async move {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                kubectl(&bin, &kc, &home, &args).await
+            }
+        };
+        let get = |kind: &'static str, name: String, ns: String| {
+            let (bin, kc, home, v) = (
+                bin.clone(),
+                env.kubeconfig.clone(),
+                env.home.clone(),
+                v.clone(),
+            );
+            async move {
+                let args = ["get", kind, &name, "-n", &ns, "-o", "json"];
+                let out = kubectl(&bin, &kc, &home, &args).await;
+                expect!(out, out.ok, format!("{v}: get {kind} {name}"));
+                serde_json::from_str::<serde_json::Value>(&out.stdout).unwrap()
+            }
+        };
+        let created = |out: &Out, what: &str| {
+            expect!(
+                out,
+                out.ok && out.stdout.contains(&format!("{what} created")),
+                format!("{v}: create {what}")
+            );
+        };
+
+        let ns = format!("typed-{minor}");
+        created(
+            &run(&["create", "namespace", &ns]).await,
+            &format!("namespace/{ns}"),
+        );
+        let o = get("namespace", ns.clone(), ns.clone()).await;
+        assert_eq!(o["status"]["phase"], "Active", "{v}: {o}");
+
+        let cm = format!("cm-{minor}");
+        let out = run(&["create", "configmap", &cm, "--from-literal=a=b", "-n", &ns]).await;
+        created(&out, &format!("configmap/{cm}"));
+        let o = get("configmap", cm.clone(), ns.clone()).await;
+        assert_eq!(o["data"], serde_json::json!({"a": "b"}), "{v}: {o}");
+        assert_eq!(o["metadata"]["namespace"], ns.as_str(), "{v}: {o}");
+
+        let secret = format!("s-{minor}");
+        let out = run(&[
+            "create",
+            "secret",
+            "generic",
+            &secret,
+            "--from-literal=k=v",
+            "-n",
+            &ns,
+        ])
+        .await;
+        created(&out, &format!("secret/{secret}"));
+        let o = get("secret", secret.clone(), ns.clone()).await;
+        assert_eq!(o["data"], serde_json::json!({"k": "dg=="}), "{v}: {o}");
+        assert_eq!(o["type"], "Opaque", "{v}: {o}");
+
+        let deploy = format!("web-{minor}");
+        let out = run(&[
+            "create",
+            "deployment",
+            &deploy,
+            "--image=nginx:1.25",
+            "--replicas=2",
+            "-n",
+            &ns,
+        ])
+        .await;
+        created(&out, &format!("deployment.apps/{deploy}"));
+        let o = get("deployment", deploy.clone(), ns.clone()).await;
+        assert_eq!(o["spec"]["replicas"], 2, "{v}: {o}");
+        let created_at = o["metadata"]["creationTimestamp"].as_str().unwrap_or("");
+        assert!(created_at.starts_with("20"), "{v}: {o}");
+        assert_eq!(
+            o["spec"]["selector"]["matchLabels"]["app"],
+            deploy.as_str(),
+            "{v}: {o}"
+        );
+        let c = &o["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(c["image"], "nginx:1.25", "{v}: {o}");
+        assert_eq!(c["name"], "nginx", "{v}: {o}");
+
+        let svc = format!("svc-{minor}");
+        let out = run(&[
+            "create",
+            "service",
+            "clusterip",
+            &svc,
+            "--tcp=80:8080",
+            "-n",
+            &ns,
+        ])
+        .await;
+        created(&out, &format!("service/{svc}"));
+        let o = get("service", svc.clone(), ns.clone()).await;
+        let p = &o["spec"]["ports"][0];
+        assert_eq!(
+            (&p["port"], &p["targetPort"], &p["protocol"]),
+            (
+                &serde_json::json!(80),
+                &serde_json::json!(8080),
+                &serde_json::json!("TCP")
+            ),
+            "{v}: {o}"
+        );
+        assert_eq!(o["spec"]["type"], "ClusterIP", "{v}: {o}");
+        assert!(o["spec"]["clusterIP"].is_string(), "{v}: {o}");
     }
 }

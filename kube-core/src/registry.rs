@@ -22,6 +22,7 @@
 //! | `v1` | `services` | Service | Namespaced | `svc` | `all` | `proxy`, `status` |
 //! | `apps/v1` | `deployments` | Deployment | Namespaced | `deploy` | `all` | `scale`, `status` |
 //! | `apps/v1` | `replicasets` | ReplicaSet | Namespaced | `rs` | `all` | `scale`, `status` |
+//! | `authorization.k8s.io/v1` | `selfsubjectaccessreviews` | SelfSubjectAccessReview | Cluster | | | |
 //! | `policy/v1` | `poddisruptionbudgets` | PodDisruptionBudget | Namespaced | `pdb` | | `status` |
 //! | `rbac.authorization.k8s.io/v1` | `clusterrolebindings` | ClusterRoleBinding | Cluster | | | |
 //! | `rbac.authorization.k8s.io/v1` | `clusterroles` | ClusterRole | Cluster | | | |
@@ -32,7 +33,8 @@
 //! | `discovery.k8s.io/v1` | `endpointslices` | EndpointSlice | Namespaced | | | |
 //!
 //! Every resource has the verbs `create delete deletecollection get list patch update watch`,
-//! except `bindings` (`create`) and `namespaces` (no `deletecollection`). Subresource verbs:
+//! except `bindings` and `selfsubjectaccessreviews` (`create`; neither is stored: a review is
+//! answered, never kept) and `namespaces` (no `deletecollection`). Subresource verbs:
 //! `status`, `scale`, `ephemeralcontainers`, `resize`: `get patch update`; `log`: `get`;
 //! `exec`, `attach`, `portforward`: `create get`; `binding`, `eviction`, `token`: `create`;
 //! `proxy`: `create delete get patch update`; `finalize`: `update`. `scale` answers with
@@ -259,6 +261,7 @@ const fn gv(group: &'static str, version: &'static str) -> GroupVersion {
 pub const GROUP_VERSIONS: &[GroupVersion] = &[
     gv("", "v1"),
     gv("apps", "v1"),
+    gv("authorization.k8s.io", "v1"),
     gv("policy", "v1"),
     gv(RBAC, "v1"),
     gv("scheduling.k8s.io", "v1"),
@@ -335,6 +338,8 @@ pub const RESOURCES: &[ResourceInfo] = &[
     // apps/v1
     res("apps", "Deployment", "deployments", "deployment", true, &["deploy"], &["all"], "8aSe+NMegvE=", DEPLOYMENT_SUBS),
     res("apps", "ReplicaSet", "replicasets", "replicaset", true, &["rs"], &["all"], "P1RzHs8/mWQ=", REPLICASET_SUBS),
+    // authorization.k8s.io/v1
+    ResourceInfo { verbs: CREATE, ..res("authorization.k8s.io", "SelfSubjectAccessReview", "selfsubjectaccessreviews", "selfsubjectaccessreview", false, &[], &[], "", &[]) },
     // policy/v1
     res("policy", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget", true, &["pdb"], &[], "EVWiDmWqyJw=", PDB_SUBS),
     // rbac.authorization.k8s.io/v1

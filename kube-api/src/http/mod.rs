@@ -5,8 +5,15 @@
 //! - Authentication ([`Authenticator`], reference implementation [`StaticTokens`]): a bearer
 //!   token becomes a [`UserInfo`]; a bad token is 401 `Unauthorized`; no token is
 //!   `system:anonymous` (group `system:unauthenticated`) only when [`Config::anonymous`] is on.
-//!   `/version`, `/healthz`, `/livez` and `/readyz` answer without credentials (the
-//!   `system:public-info-viewer` role of kube-apiserver).
+//!   `/version`, `/healthz`, `/livez` and `/readyz` are served to requests without credentials
+//!   even then (as `system:anonymous`: probes), subject to authorization like any other.
+//! - Authorization of non-resource paths (`/version`, `/healthz`, `/api`, `/apis/…`,
+//!   `/openapi/…`, `/metrics`, unknown paths): [`ApiServer::authorize_non_resource`] with the
+//!   lower-case method as verb (403 `forbidden: User "u" cannot get path "/x"`); RBAC's
+//!   bootstrap roles open discovery to `system:authenticated` and health and version to
+//!   everyone (`system:discovery`, `system:public-info-viewer`). Resource requests are
+//!   authorized by the [`ApiServer`] itself, including SelfSubjectAccessReview and the
+//!   `serviceaccounts/token` TokenRequest ([`crate::tokens`]).
 //! - Discovery ([`crate::discovery`]), OpenAPI ([`crate::openapi`]), `/metrics`
 //!   ([`crate::metrics`]), health.
 //! - Resources: [`route`] maps method, path, query and body to a
@@ -15,8 +22,8 @@
 //!   `PartialObjectMetadata(List)` for `as=PartialObjectMetadata(List)`; watches stream one
 //!   JSON event per line.
 //! - Every error is a Kubernetes `Status` with its code: 404 unknown path, 405 wrong method,
-//!   413 body over [`Config::max_body_bytes`], 415 unknown Content-Type (including protobuf,
-//!   not decoded yet), 401 bad credentials.
+//!   413 body over [`Config::max_body_bytes`], 415 unknown Content-Type (including protobuf
+//!   for the kinds [`crate::protobuf`] does not decode), 401 bad credentials.
 //!
 //! axum is used for its glue (tower `Service`, bodies, responses), with one fallback handler
 //! that resolves paths against kubox-core's registry: the REST paths are data, not a route
@@ -436,6 +443,21 @@ async fn dispatch(
     let rp = match route::parse_resource_path(path) {
         Ok(Some(rp)) => rp,
         Ok(None) => {
+            let verb = match parts.method {
+                Method::HEAD => "get".to_string(),
+                ref m => m.as_str().to_ascii_lowercase(),
+            };
+            if let Err(e) = state
+                .server
+                .authorize_non_resource(&user, &verb, path)
+                .await
+            {
+                return (
+                    method_label(&parts.method),
+                    String::new(),
+                    status_response(&e),
+                );
+            }
             let resp = non_resource(state, parts).unwrap_or_else(|e| status_response(&e));
             return (method_label(&parts.method), String::new(), resp);
         }

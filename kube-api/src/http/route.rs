@@ -123,11 +123,32 @@ fn protobuf_unsupported() -> errors::Error {
     let mut e = errors::unsupported_media_type(PROTOBUF, ACCEPTED);
     e.0.message = Some(format!(
         "the body of the request was in an unknown format - accepted media types include: {} \
-         (protobuf request bodies, which kubectl 1.32+ sends for `create`, are not decoded by \
-         this server yet: use kubectl ≤ 1.31 or `create -f` with a manifest)",
+         (protobuf is read for create and update bodies of the served kinds, not for patches)",
         ACCEPTED.join(", ")
     ));
     e
+}
+
+/// A protobuf object body through the schema-driven decoder ([`crate::protobuf`]): 415 for
+/// a kind without a schema or an encoded envelope, 400 for a malformed body.
+fn parse_protobuf(body: &[u8]) -> Result<Value> {
+    use crate::protobuf::DecodeError;
+    match crate::protobuf::decode(body) {
+        Ok(d) => {
+            if d.unknown_fields > 0 {
+                tracing::debug!(unknown = d.unknown_fields, "protobuf body: unknown fields");
+            }
+            Ok(d.object)
+        }
+        Err(e @ (DecodeError::UnsupportedKind { .. } | DecodeError::UnsupportedEncoding(_))) => {
+            let mut s = errors::unsupported_media_type(PROTOBUF, ACCEPTED);
+            s.0.message = Some(e.to_string());
+            Err(s)
+        }
+        Err(e) => Err(errors::bad_request(format!(
+            "couldn't decode the protobuf body: {e}"
+        ))),
+    }
 }
 
 fn parse_json(body: &[u8]) -> Result<Value> {
@@ -142,13 +163,14 @@ fn parse_yaml(body: &[u8]) -> Result<Value> {
 }
 
 /// Decodes an object body (create, replace): JSON, or YAML with `application/yaml`. A missing
-/// Content-Type is read as JSON; protobuf and anything else is 415.
+/// Content-Type is read as JSON; protobuf for the kinds [`crate::protobuf`] knows; anything
+/// else is 415.
 pub fn decode_object(content_type: Option<&str>, body: &[u8]) -> Result<Value> {
     let mt = media_type(content_type);
     match mt.as_str() {
         "application/json" | "" | "*/*" => parse_json(body),
         "application/yaml" | "application/x-yaml" | "text/yaml" => parse_yaml(body),
-        PROTOBUF => Err(protobuf_unsupported()),
+        PROTOBUF => parse_protobuf(body),
         other => Err(errors::unsupported_media_type(other, ACCEPTED)),
     }
 }
@@ -610,6 +632,8 @@ mod tests {
             )),
             415
         );
+        // Protobuf: an envelope without apiVersion/kind is 400; a kind without a protobuf
+        // schema (batch/v1 Job) is 415; a PATCH is never protobuf.
         let e = act(
             Method::POST,
             "/api/v1/namespaces/d/pods",
@@ -618,8 +642,43 @@ mod tests {
             "k8s\0",
         )
         .unwrap_err();
-        assert_eq!((e.code(), e.reason()), (415, "UnsupportedMediaType"));
+        assert_eq!((e.code(), e.reason()), (400, "BadRequest"));
         assert!(e.message().contains("protobuf"));
+        let job = "k8s\0\x0a\x0f\x0a\x08batch/v1\x12\x03Job\x12\x00";
+        let e = act(
+            Method::POST,
+            "/api/v1/namespaces/d/pods",
+            "",
+            Some("application/vnd.kubernetes.protobuf"),
+            job,
+        )
+        .unwrap_err();
+        assert_eq!((e.code(), e.reason()), (415, "UnsupportedMediaType"));
+        assert!(e.message().contains("batch/v1/Job"), "{}", e.message());
+        let e = act(
+            Method::PATCH,
+            "/api/v1/namespaces/d/pods/p",
+            "",
+            Some("application/vnd.kubernetes.protobuf"),
+            "k8s\0",
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), 415);
+        // A ConfigMap body decodes to its JSON form.
+        let cm = "k8s\0\x0a\x0f\x0a\x02v1\x12\x09ConfigMap\x12\x0d\x0a\x03\x0a\x01c\x12\x06\x0a\x01a\x12\x01b";
+        let r = req(act(
+            Method::POST,
+            "/api/v1/namespaces/d/configmaps",
+            "",
+            Some("application/vnd.kubernetes.protobuf"),
+            cm,
+        )
+        .unwrap());
+        assert_eq!(
+            r.body,
+            Some(json!({"apiVersion": "v1", "kind": "ConfigMap",
+                        "metadata": {"name": "c"}, "data": {"a": "b"}}))
+        );
         assert_eq!(
             code(act(
                 Method::PATCH,

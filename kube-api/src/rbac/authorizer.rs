@@ -185,6 +185,9 @@ impl Authorizer for RbacAuthorizer {
     async fn authorize(&self, attrs: &Attributes<'_>) -> Decision {
         self.subject_access(attrs).await.into_decision()
     }
+    async fn authorize_non_resource(&self, user: &UserInfo, verb: &str, path: &str) -> Decision {
+        RbacAuthorizer::authorize_non_resource(self, user, verb, path).await
+    }
 }
 
 #[async_trait]

@@ -21,7 +21,9 @@
 //! - [`bootstrap`]: the default ClusterRoles and ClusterRoleBindings and
 //!   [`ensure_bootstrap_policy`].
 //! - [`self_subject_access_review`]: the answer of
-//!   `POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews` (`kubectl auth can-i`).
+//!   `POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews` (`kubectl auth can-i`),
+//!   over any [`SubjectAccess`]; the [`ApiServer`](crate::ApiServer) answers it with its own
+//!   authorizer through [`AuthorizerAccess`].
 //!
 //! # Example
 //!
@@ -127,6 +129,36 @@ pub trait SubjectAccess: Send + Sync {
     async fn subject_access(&self, attrs: &Attributes<'_>) -> Access;
     /// The answer for `verb` on the non-resource `path`.
     async fn subject_access_non_resource(&self, user: &UserInfo, verb: &str, path: &str) -> Access;
+}
+
+/// Any [`Authorizer`](crate::auth::Authorizer) as a [`SubjectAccess`]: its [`Decision`]
+/// becomes the review's answer (an allow carries no reason). What the API server uses to answer
+/// a SelfSubjectAccessReview with whatever authorizer it was built with.
+#[derive(Clone, Copy)]
+pub struct AuthorizerAccess<'a>(pub &'a dyn crate::auth::Authorizer);
+
+impl std::fmt::Debug for AuthorizerAccess<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuthorizerAccess")
+    }
+}
+
+fn decision_access(d: Decision) -> Access {
+    match d {
+        Decision::Allow => Access::allowed(String::new()),
+        Decision::Deny(r) => Access::denied(r),
+        Decision::NoOpinion(r) => Access::no_opinion(r),
+    }
+}
+
+#[async_trait]
+impl SubjectAccess for AuthorizerAccess<'_> {
+    async fn subject_access(&self, attrs: &Attributes<'_>) -> Access {
+        decision_access(self.0.authorize(attrs).await)
+    }
+    async fn subject_access_non_resource(&self, user: &UserInfo, verb: &str, path: &str) -> Access {
+        decision_access(self.0.authorize_non_resource(user, verb, path).await)
+    }
 }
 
 fn str_field<'a>(v: &'a Value, field: &str) -> &'a str {

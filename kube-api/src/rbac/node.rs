@@ -251,6 +251,9 @@ impl Authorizer for NodeAuthorizer {
             .await
             .into_decision()
     }
+    async fn authorize_non_resource(&self, user: &UserInfo, verb: &str, path: &str) -> Decision {
+        self.rbac.authorize_non_resource(user, verb, path).await
+    }
 }
 
 #[async_trait]

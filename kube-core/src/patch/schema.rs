@@ -450,6 +450,7 @@ pub fn for_kind(api_version: &str, kind: &str) -> Option<&'static TypeSchema> {
         | ("discovery.k8s.io/v1", "EndpointSlice")
         | ("coordination.k8s.io/v1", "Lease")
         | ("scheduling.k8s.io/v1", "PriorityClass")
+        | ("authorization.k8s.io/v1", "SelfSubjectAccessReview")
         | (
             "rbac.authorization.k8s.io/v1",
             "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding",
