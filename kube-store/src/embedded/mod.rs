@@ -10,16 +10,32 @@
 //!   readers never wait for a disk.
 //! - **Writes** go to a single writer thread over a channel. It takes every queued request
 //!   (up to [`Options::max_batch_bytes`]), validates them in order against the index plus the
-//!   batch's own pending changes, appends their records to the WAL with one `write` and one
-//!   `fdatasync` (group commit), and only then applies them to the index, wakes the watchers
-//!   and resolves the writers' futures. A read therefore never sees a write that a crash could
-//!   lose.
+//!   changes logged but not yet applied (an overlay of the latest pending change per key, and
+//!   the revision and compaction revision after the last logged batch), appends their records
+//!   to the WAL with one `write` and one `fdatasync` (group commit), and hands the batch to the
+//!   **applier** thread. The applier applies logged batches to the index in log order (several
+//!   under one write lock when they queue up), wakes the watchers, resolves the writers'
+//!   futures (failed ones too, so that an error decided on a pending change is only answered
+//!   once that change is visible), and only then frees the history a compaction dropped. So
+//!   the two stages overlap: while the applier publishes batch N, the writer validates and
+//!   syncs batch N+1. A read never sees a write that a crash could lose (batches reach the
+//!   applier only after their `fdatasync`), a write is visible when its future resolves, and
+//!   revisions are assigned and applied in log order, without gaps.
+//! - **Compaction** drops events from the front of the log; only for a deletion does it look
+//!   up the key (to remove it if nothing newer exists); each key prunes its own list of
+//!   revisions when it next changes. The dropped events are freed outside the lock.
 //! - **Files** in the data directory: `LOCK` (an exclusive `flock` while open),
 //!   `wal-<seq>.log` segments, and `snap-<seq>.snap`, the latest snapshot, which covers every
 //!   segment before `seq`. A snapshot is taken every [`Options::snapshot_every_n_writes`]
-//!   writes (in the background; the WAL is rotated at that point) and on close, after which
-//!   older segments and snapshots are deleted. See the `wal` and `snapshot` modules for the
-//!   formats.
+//!   writes and on close, after which older segments and snapshots are deleted. See the `wal`
+//!   and `snapshot` modules for the formats.
+//! - **Snapshots** cost the writer thread next to nothing: it rotates the WAL, waits for the
+//!   applier to catch up (a batch or two), and notes the revision and compaction revision. A
+//!   background thread then copies the index *as of that revision* in short read-lock
+//!   sections while writes go on — the MVCC history makes that copy consistent (see
+//!   `mvcc::copy_view`) — and serializes it. Should a compaction overtake
+//!   the copy, it is abandoned and retried after the next batch; the WAL has every write
+//!   meanwhile.
 //! - **Recovery** loads the latest snapshot and replays the segments after it. A torn record
 //!   at the end of the last segment is truncated with a warning; any other damage, in a
 //!   segment or a snapshot, is [`Error::Corrupt`] naming the file.
@@ -42,7 +58,7 @@ use mvcc::{Change, Index, Op, Overlay, Reply};
 use parking_lot::RwLock;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -251,8 +267,10 @@ impl EmbeddedStore {
                     index.apply(Change::Compact(target));
                 }
                 let rev = index.revision();
+                let garbage = index.take_garbage();
                 drop(index);
                 core.notify.send_replace(rev);
+                drop(garbage);
                 Ok(reply)
             }
             Some(tx) => {
@@ -500,8 +518,21 @@ fn open_blocking(dir: PathBuf, options: Options) -> Result<EmbeddedStore> {
         replayed,
         "opened embedded store"
     );
+    let (tail_rev, tail_compact) = (index.revision(), index.compacted());
     let core = Arc::new(Core::new(index));
     let (tx, rx) = mpsc::unbounded_channel();
+    let progress = Arc::new(Progress {
+        rev: AtomicI64::new(tail_rev),
+        batches: AtomicU64::new(0),
+    });
+    let (apply_tx, apply_rx) = std::sync::mpsc::channel();
+    let applier = {
+        let (core, progress) = (core.clone(), progress.clone());
+        std::thread::Builder::new()
+            .name("kubox-store-apply".into())
+            .spawn(move || apply_loop(&core, &progress, &apply_rx))
+            .map_err(|e| Error::io(&dir, e))?
+    };
     let writer = Writer {
         core: core.clone(),
         rx,
@@ -514,6 +545,13 @@ fn open_blocking(dir: PathBuf, options: Options) -> Result<EmbeddedStore> {
         failed: None,
         lock,
         buf: Vec::with_capacity(1 << 20),
+        pending: Overlay::new(),
+        tail_rev,
+        tail_compact,
+        apply_tx,
+        applier,
+        progress,
+        sent_batches: 0,
     };
     std::thread::Builder::new()
         .name("kubox-store-wal".into())
@@ -529,6 +567,57 @@ fn open_blocking(dir: PathBuf, options: Options) -> Result<EmbeddedStore> {
     })
 }
 
+/// A logged (durable) batch on its way to the applier thread: the changes to apply, in
+/// order, and the answers to send once they are visible (failed writes included, so that
+/// every answer follows the state it was decided on).
+struct Logged {
+    changes: Vec<Change>,
+    replies: Vec<(oneshot::Sender<Result<Reply>>, Result<Reply>)>,
+}
+
+/// How far the applier thread has got.
+struct Progress {
+    /// The index's revision after the last applied batch.
+    rev: AtomicI64,
+    /// Batches applied and answered.
+    batches: AtomicU64,
+}
+
+/// The applier thread: applies logged batches to the index in order (several at a time when
+/// they queue up, under one write lock), wakes the watchers, answers the writers, and frees
+/// compacted history after that.
+fn apply_loop(core: &Core, progress: &Progress, rx: &std::sync::mpsc::Receiver<Logged>) {
+    let mut queued = Vec::new();
+    while let Ok(first) = rx.recv() {
+        queued.push(first);
+        while queued.len() < 64 {
+            match rx.try_recv() {
+                Ok(next) => queued.push(next),
+                Err(_) => break,
+            }
+        }
+        let n = queued.len() as u64;
+        let (rev, garbage) = {
+            let mut index = core.index.write();
+            for logged in &mut queued {
+                for change in logged.changes.drain(..) {
+                    index.apply(change);
+                }
+            }
+            (index.revision(), index.take_garbage())
+        };
+        progress.rev.store(rev, Ordering::Release);
+        core.notify.send_replace(rev);
+        for logged in queued.drain(..) {
+            for (tx, r) in logged.replies {
+                let _ = tx.send(r);
+            }
+        }
+        progress.batches.fetch_add(n, Ordering::Release);
+        drop(garbage);
+    }
+}
+
 /// The writer thread: group commit, snapshots, shutdown.
 struct Writer {
     core: Arc<Core>,
@@ -540,14 +629,27 @@ struct Writer {
     since_snapshot: u64,
     /// The compaction revision of the last snapshot.
     snapshot_compact: Revision,
-    /// A snapshot being written in the background.
-    job: Option<std::thread::JoinHandle<()>>,
+    /// A snapshot being written in the background; it answers `true` if it was abandoned
+    /// (see [`mvcc::copy_view`]) and should be retried.
+    job: Option<std::thread::JoinHandle<bool>>,
     /// Set after a WAL I/O error: the store refuses further writes.
     failed: Option<String>,
     /// Holds the directory's lock until the writer ends.
     #[allow(dead_code)]
     lock: File,
     buf: Vec<u8>,
+    /// Changes logged but perhaps not applied yet, for the validation of later writes.
+    pending: Overlay,
+    /// The revision and compaction revision after the last logged batch.
+    tail_rev: Revision,
+    tail_compact: Revision,
+    /// To the applier thread.
+    apply_tx: std::sync::mpsc::Sender<Logged>,
+    /// The applier thread (ends when `apply_tx` is dropped, with the writer).
+    applier: std::thread::JoinHandle<()>,
+    progress: Arc<Progress>,
+    /// Batches sent to the applier thread.
+    sent_batches: u64,
 }
 
 impl Writer {
@@ -592,7 +694,8 @@ impl Writer {
         }
     }
 
-    /// Validates, logs, syncs and applies one batch, then answers its writers.
+    /// Validates, logs and syncs one batch, then hands it to the applier thread, which makes
+    /// it visible and answers its writers.
     fn commit(&mut self, batch: &mut Vec<(Op, oneshot::Sender<Result<Reply>>)>) {
         if let Some(why) = &self.failed {
             for (_, tx) in batch.drain(..) {
@@ -602,15 +705,18 @@ impl Writer {
             }
             return;
         }
+        // Forget the pending changes that the index has caught up with: a key's entry is the
+        // latest pending change to it, so the index now holds that same value.
+        let applied = self.progress.rev.load(Ordering::Acquire);
+        self.pending.retain(|_, (_, rev)| *rev > applied);
         let mut replies = Vec::with_capacity(batch.len());
         let mut changes = Vec::with_capacity(batch.len() + 1);
         self.buf.clear();
+        let (mut rev, mut compact) = (self.tail_rev, self.tail_compact);
         {
             let index = self.core.index.read();
-            let mut overlay = Overlay::new();
-            let (mut rev, mut compact) = (index.revision(), index.compacted());
             for (op, tx) in batch.drain(..) {
-                match index.prepare(op, &mut overlay, &mut rev, &mut compact) {
+                match index.prepare(op, &mut self.pending, &mut rev, &mut compact) {
                     Ok((change, reply)) => {
                         wal::encode_change(&mut self.buf, &change);
                         changes.push(change);
@@ -619,11 +725,12 @@ impl Writer {
                     Err(e) => replies.push((tx, Err(e))),
                 }
             }
-            if let Some(target) = auto_compact(self.options.max_history, rev, compact) {
-                let change = Change::Compact(target);
-                wal::encode_change(&mut self.buf, &change);
-                changes.push(change);
-            }
+        }
+        if let Some(target) = auto_compact(self.options.max_history, rev, compact) {
+            let change = Change::Compact(target);
+            wal::encode_change(&mut self.buf, &change);
+            changes.push(change);
+            compact = target;
         }
         if !changes.is_empty() {
             let written = self.wal.append(&self.buf).and_then(|()| {
@@ -636,83 +743,115 @@ impl Writer {
             if let Err(e) = written {
                 tracing::error!("write-ahead log failed, the store stops accepting writes: {e}");
                 self.failed = Some(e.to_string());
-                for (tx, r) in replies {
-                    let r = match r {
-                        Ok(_) => Err(copy_io_error(&e)),
-                        Err(e) => Err(e),
-                    };
-                    let _ = tx.send(r);
+                changes.clear();
+                for (_, r) in &mut replies {
+                    if r.is_ok() {
+                        *r = Err(copy_io_error(&e));
+                    }
                 }
-                return;
+            } else {
+                self.since_snapshot += changes.len() as u64;
+                (self.tail_rev, self.tail_compact) = (rev, compact);
             }
-            let n = changes.len() as u64;
-            let rev = {
-                let mut index = self.core.index.write();
-                for change in changes {
-                    index.apply(change);
-                }
-                index.revision()
-            };
-            self.core.notify.send_replace(rev);
-            self.since_snapshot += n;
         }
-        for (tx, r) in replies {
-            let _ = tx.send(r);
+        // Answered by the applier, in order, even when nothing is to be applied: an error
+        // decided on a pending change is answered once that change is visible.
+        self.sent_batches += 1;
+        if self.apply_tx.send(Logged { changes, replies }).is_err() {
+            // Unreachable: the applier only stops once the writer is dropped.
+            tracing::error!("the applier thread of the embedded store is gone");
+        }
+    }
+
+    /// Waits until the applier thread has applied and answered every batch sent to it (or
+    /// has died, which only a bug can cause).
+    fn wait_applied(&self) {
+        while self.progress.batches.load(Ordering::Acquire) < self.sent_batches
+            && !self.applier.is_finished()
+        {
+            std::thread::sleep(std::time::Duration::from_micros(50));
         }
     }
 
     fn maybe_snapshot(&mut self) {
         let every = self.options.snapshot_every_n_writes;
-        if self.failed.is_some() || every == 0 || self.since_snapshot < every {
-            return;
-        }
         if self.job.as_ref().is_some_and(|j| !j.is_finished()) {
             return; // Still writing the previous one.
+        }
+        self.join_job();
+        if self.failed.is_some() || every == 0 || self.since_snapshot < every {
+            return;
         }
         if let Err(e) = self.snapshot(true) {
             tracing::error!("snapshot failed (the WAL still has every write): {e}");
         }
     }
 
+    /// Waits for the background snapshot, if any; if it was abandoned, makes the next
+    /// [`Writer::maybe_snapshot`] (or the close) take one.
     fn join_job(&mut self) {
         if let Some(job) = self.job.take() {
-            let _ = job.join();
+            if job.join().unwrap_or(false) {
+                self.since_snapshot = self
+                    .since_snapshot
+                    .max(self.options.snapshot_every_n_writes.max(1));
+            }
         }
     }
 
-    /// Rotates the WAL and writes a snapshot of the index covering every older segment, in the
-    /// background or synchronously; then deletes older files.
+    /// Rotates the WAL and writes a snapshot of the index at that point, covering every older
+    /// segment, in the background or synchronously; then deletes older files.
+    ///
+    /// The writer thread only rotates and notes the revision and the compaction revision;
+    /// the copy of the index ([`mvcc::copy_view`], in short read-lock sections while writes go
+    /// on) and its serialization happen on the snapshot thread.
     fn snapshot(&mut self, background: bool) -> Result<()> {
         self.join_job();
         self.wal.rotate()?;
         let seq = self.wal.seq();
-        let view = self.core.index.read().view();
+        // The index at the rotation point: with every batch logged so far, and no later one.
+        self.wait_applied();
+        let (revision, compact) = {
+            let index = self.core.index.read();
+            (index.revision(), index.compacted())
+        };
+        debug_assert_eq!((revision, compact), (self.tail_rev, self.tail_compact));
         self.since_snapshot = 0;
-        self.snapshot_compact = view.compact;
-        let (dir, fsync) = (self.dir.clone(), self.options.fsync);
-        let work = move || -> Result<()> {
+        self.snapshot_compact = compact;
+        let (core, dir, fsync) = (self.core.clone(), self.dir.clone(), self.options.fsync);
+        // `Ok(false)`: abandoned, to be retried.
+        let work = move || -> Result<bool> {
+            let Some(view) = mvcc::copy_view(&core.index, revision, compact) else {
+                tracing::debug!(revision, "snapshot abandoned: compacted during the copy");
+                return Ok(false);
+            };
             let path = snapshot::write(&dir, &view, seq, fsync)?;
-            tracing::debug!(path = %path.display(), revision = view.revision, "wrote snapshot");
-            snapshot::remove_older(&dir, seq, fsync)
+            tracing::debug!(path = %path.display(), revision, "wrote snapshot");
+            snapshot::remove_older(&dir, seq, fsync)?;
+            Ok(true)
         };
         if background {
             let job = std::thread::Builder::new()
                 .name("kubox-store-snapshot".into())
-                .spawn(move || {
-                    if let Err(e) = work() {
+                .spawn(move || match work() {
+                    Ok(written) => !written,
+                    Err(e) => {
                         tracing::error!("snapshot failed (the WAL still has every write): {e}");
+                        false
                     }
                 })
                 .map_err(|e| Error::io(&self.dir, e))?;
             self.job = Some(job);
             Ok(())
         } else {
-            work()
+            // Nothing writes meanwhile (the writer is closing): the copy cannot be abandoned.
+            work().map(|_| ())
         }
     }
 
     /// Final snapshot (if anything changed) and wake-up of the watchers.
     fn shutdown(&mut self) -> Result<()> {
+        self.wait_applied();
         self.join_job();
         let compact = self.core.index.read().compacted();
         let changed = self.since_snapshot > 0 || compact != self.snapshot_compact;

@@ -83,11 +83,14 @@ pub(crate) struct Index {
     rev: Revision,
     compact: Revision,
     live: usize,
+    /// Events dropped by compactions, for the caller to free after releasing the lock
+    /// ([`Index::take_garbage`]).
+    garbage: Vec<Arc<Event>>,
 }
 
-/// The value of a key as seen by the validation of a batch: either pending in the batch
-/// (`overlay`) or in the index.
-pub(crate) type Overlay = HashMap<Arc<str>, Option<KeyValue>>;
+/// Changes validated but not yet applied to the index, as seen by the validation of later
+/// writes: a key's pending value (`None`: deleted) and the revision of that change.
+pub(crate) type Overlay = HashMap<Arc<str>, (Option<KeyValue>, Revision)>;
 
 /// A consistent copy of the index, for a snapshot: the state at the compaction revision and
 /// the events after it.
@@ -253,7 +256,7 @@ impl Index {
         Ok(self.compact + end as Revision)
     }
 
-    /// Validates `op` against the index plus the pending changes of the batch (`overlay`,
+    /// Validates `op` against the index plus the changes not applied to it yet (`overlay`,
     /// `pending_rev`, `pending_compact`) and returns the change it makes with its reply.
     /// On success updates the overlay and the pending revision / compaction.
     pub(crate) fn prepare(
@@ -263,10 +266,15 @@ impl Index {
         pending_rev: &mut Revision,
         pending_compact: &mut Revision,
     ) -> Result<(Change, Reply)> {
-        let current = |key: &str| -> Option<KeyValue> {
-            match overlay.get(key) {
-                Some(v) => v.clone(),
-                None => self.get(key).cloned(),
+        // The key's current value (pending, else in the index) and the index's or the
+        // overlay's `Arc<str>` for it — found with one lookup.
+        let current = |key: &str| -> (Option<KeyValue>, Option<Arc<str>>) {
+            match overlay.get_key_value(key) {
+                Some((k, (v, _))) => (v.clone(), Some(k.clone())),
+                None => match self.keys.get_key_value(key) {
+                    Some((k, e)) => (e.live.clone(), Some(k.clone())),
+                    None => (None, None),
+                },
             }
         };
         let rev = *pending_rev + 1;
@@ -289,20 +297,17 @@ impl Index {
             }
             Op::Create { key, value } => {
                 crate::store::check_limits(&key, Some(&value))?;
-                if current(&key).is_some() {
+                let (prev, k) = current(&key);
+                if prev.is_some() {
                     return Err(Error::AlreadyExists { key });
                 }
-                (
-                    put_event(self.intern(&key), value, None, rev),
-                    Reply::Written(rev),
-                )
+                let k = k.unwrap_or_else(|| Arc::from(key));
+                (put_event(k, value, None, rev), Reply::Written(rev))
             }
             Op::Put { key, value } => {
                 crate::store::check_limits(&key, Some(&value))?;
-                let prev = current(&key);
-                let k = prev
-                    .as_ref()
-                    .map_or_else(|| self.intern(&key), |p| p.key.clone());
+                let (prev, k) = current(&key);
+                let k = k.unwrap_or_else(|| Arc::from(key));
                 (put_event(k, value, prev, rev), Reply::Written(rev))
             }
             Op::Update {
@@ -311,7 +316,9 @@ impl Index {
                 expected,
             } => {
                 crate::store::check_limits(&key, Some(&value))?;
-                let prev = current(&key).ok_or_else(|| Error::NotFound { key: key.clone() })?;
+                let prev = current(&key)
+                    .0
+                    .ok_or_else(|| Error::NotFound { key: key.clone() })?;
                 check_expected(&key, &prev, expected)?;
                 (
                     put_event(prev.key.clone(), value, Some(prev), rev),
@@ -320,7 +327,9 @@ impl Index {
             }
             Op::Delete { key, expected } => {
                 crate::store::check_limits(&key, None)?;
-                let prev = current(&key).ok_or_else(|| Error::NotFound { key: key.clone() })?;
+                let prev = current(&key)
+                    .0
+                    .ok_or_else(|| Error::NotFound { key: key.clone() })?;
                 check_expected(&key, &prev, expected)?;
                 let ev = delete_event(prev.clone(), rev);
                 (ev, Reply::Deleted(rev, prev))
@@ -330,7 +339,7 @@ impl Index {
             EventKind::Put => Some(event.kv.clone()),
             EventKind::Delete => None,
         };
-        overlay.insert(event.kv.key.clone(), new);
+        overlay.insert(event.kv.key.clone(), (new, rev));
         *pending_rev = rev;
         Ok((Change::Event(Arc::new(event)), reply))
     }
@@ -378,6 +387,7 @@ impl Index {
             return Err(format!("compaction to {rev} beyond revision {}", self.rev));
         }
         self.compact_to(rev);
+        self.garbage.clear();
         Ok(())
     }
 
@@ -399,6 +409,12 @@ impl Index {
         }
     }
 
+    /// The events dropped by compactions since the last call: freeing them (and the values
+    /// they hold) is left to the caller, outside the lock.
+    pub(crate) fn take_garbage(&mut self) -> Vec<Arc<Event>> {
+        std::mem::take(&mut self.garbage)
+    }
+
     /// Applies a prepared change. Changes must be applied in the order they were prepared.
     pub(crate) fn apply(&mut self, change: Change) {
         match change {
@@ -407,6 +423,10 @@ impl Index {
                 let rev = ev.kv.mod_revision;
                 debug_assert_eq!(rev, self.rev + 1);
                 let entry = self.keys.entry(ev.kv.key.clone()).or_default();
+                // Revisions at or below the compaction revision are pruned lazily, here.
+                while entry.revs.front().is_some_and(|&r| r <= self.compact) {
+                    entry.revs.pop_front();
+                }
                 match ev.kind {
                     EventKind::Put => {
                         if entry.live.is_none() {
@@ -427,20 +447,34 @@ impl Index {
         }
     }
 
-    /// Drops the history at or below `rev` (keeping every key's latest value).
+    /// Drops the history at or below `rev` (keeping every key's latest value). The dropped
+    /// events go to the garbage ([`Index::take_garbage`]).
+    ///
+    /// Only deletions cost a key lookup here: a deleted key without later changes is removed.
+    /// A key's own list of revisions is pruned when it next changes ([`Index::apply`]); until
+    /// then its revisions at or below the compaction revision are ignored by the lookups
+    /// (they only ever search for changes after a revision `>= compact`). That keeps no more
+    /// memory than pruning here did: a `VecDeque` keeps its capacity when emptied.
     fn compact_to(&mut self, rev: Revision) {
         let rev = rev.min(self.rev);
-        while self.compact < rev {
-            let ev = self.log.pop_front().expect("log covers (compact, rev]");
-            self.compact += 1;
-            if let Some(entry) = self.keys.get_mut(&*ev.kv.key) {
-                while entry.revs.front().is_some_and(|&r| r <= self.compact) {
-                    entry.revs.pop_front();
-                }
-                if entry.revs.is_empty() && entry.live.is_none() {
-                    self.keys.remove(&*ev.kv.key);
+        if rev <= self.compact {
+            return;
+        }
+        let n = (rev - self.compact) as usize;
+        self.compact = rev;
+        self.garbage.reserve(n);
+        for ev in self.log.drain(..n) {
+            if ev.kind == EventKind::Delete {
+                let key: &str = &ev.kv.key;
+                let gone = self
+                    .keys
+                    .get(key)
+                    .is_some_and(|e| e.live.is_none() && e.revs.back().is_none_or(|&r| r <= rev));
+                if gone {
+                    self.keys.remove(key);
                 }
             }
+            self.garbage.push(ev);
         }
         // Release memory after a large compaction.
         if self.log.capacity() > 1024 && self.log.capacity() > 4 * self.log.len() {
@@ -448,7 +482,8 @@ impl Index {
         }
     }
 
-    /// A consistent copy for a snapshot.
+    /// A consistent copy for a snapshot, at once (tests; the store uses [`copy_view`]).
+    #[cfg(test)]
     pub(crate) fn view(&self) -> View {
         let base = self
             .keys
@@ -468,6 +503,109 @@ impl Index {
     pub(crate) fn live_values(&self) -> impl Iterator<Item = &KeyValue> {
         self.keys.values().filter_map(|e| e.live.as_ref())
     }
+}
+
+/// Keys or events copied per read-lock section by [`copy_view`].
+const COPY_CHUNK: usize = 1024;
+
+/// Copies the [`View`] of the index at `revision`, whose compaction revision was then
+/// `compact` (both read together after an applied batch), while writes go on: in sections of
+/// [`COPY_CHUNK`] keys or events under short read locks, so that the writer is never held up
+/// for longer than one section.
+///
+/// The MVCC history makes this consistent without stopping writes: first the events
+/// `(compact, revision]` are copied; then, key by key, the value at `compact` is the `prev` of
+/// the key's first event among them, or, for a key without one, its value at `revision` (the
+/// `prev` of its first later change, if any). This needs the history after `compact` to stay:
+/// if a compaction beyond what is still to be copied happens meanwhile (an explicit compaction,
+/// or an automatic one after `max_history` writes), the copy is abandoned and `None` returned.
+pub(crate) fn copy_view(
+    index: &parking_lot::RwLock<Index>,
+    revision: Revision,
+    compact: Revision,
+) -> Option<View> {
+    let events = copy_events(index, revision, compact)?;
+    let base = copy_base(index, revision, &events)?;
+    Some(View {
+        revision,
+        compact,
+        base,
+        events,
+    })
+}
+
+/// The events `(compact, revision]`, in sections (see [`copy_view`]).
+fn copy_events(
+    index: &parking_lot::RwLock<Index>,
+    revision: Revision,
+    compact: Revision,
+) -> Option<Vec<Arc<Event>>> {
+    let mut events = Vec::with_capacity((revision - compact).max(0) as usize);
+    let mut next = compact + 1;
+    while next <= revision {
+        let idx = index.read();
+        if idx.compact >= next {
+            return None;
+        }
+        let end = revision.min(next + COPY_CHUNK as Revision - 1);
+        let from = (next - idx.compact - 1) as usize;
+        let to = (end - idx.compact) as usize;
+        events.extend(idx.log.range(from..to).cloned());
+        next = end + 1;
+    }
+    Some(events)
+}
+
+/// The value of every key at the compaction revision, given the `events` after it up to
+/// `revision`, in sections (see [`copy_view`]).
+fn copy_base(
+    index: &parking_lot::RwLock<Index>,
+    revision: Revision,
+    events: &[Arc<Event>],
+) -> Option<Vec<KeyValue>> {
+    // The value at the compaction revision of every key that changed in `events`.
+    let mut first: HashMap<Arc<str>, Option<KeyValue>> = HashMap::new();
+    for ev in events {
+        first
+            .entry(ev.kv.key.clone())
+            .or_insert_with(|| ev.prev.clone());
+    }
+    let mut base = Vec::new();
+    let mut after: Option<Arc<str>> = None;
+    loop {
+        let idx = index.read();
+        if idx.compact > revision {
+            return None;
+        }
+        let lower = match &after {
+            Some(k) => Bound::Excluded(&**k),
+            None => Bound::Unbounded,
+        };
+        let mut last = None;
+        let mut n = 0;
+        for (k, entry) in idx
+            .keys
+            .range::<str, _>((lower, Bound::Unbounded))
+            .take(COPY_CHUNK)
+        {
+            n += 1;
+            last = Some(k);
+            match first.remove(&**k) {
+                Some(v) => base.extend(v),
+                None => base.extend(idx.value_at(entry, revision).cloned()),
+            }
+        }
+        if n < COPY_CHUNK {
+            break;
+        }
+        after = last.cloned();
+    }
+    // Keys a compaction (up to `revision`) removed from the index during the copy.
+    if !first.is_empty() {
+        base.extend(first.into_values().flatten());
+        base.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+    }
+    Some(base)
 }
 
 fn check_expected(key: &str, cur: &KeyValue, expected: Option<Revision>) -> Result<()> {
@@ -529,6 +667,56 @@ mod tests {
             Reply::Written(r) => r,
             r => panic!("{r:?}"),
         }
+    }
+
+    #[test]
+    fn copy_view_while_writing() {
+        let lock = parking_lot::RwLock::new(Index::default());
+        let mut n = 0;
+        let mut write = |lock: &parking_lot::RwLock<Index>, k: usize| {
+            n += 1;
+            let mut idx = lock.write();
+            let key = format!("/k{}", k % 3000);
+            if n % 5 == 0 && idx.get(&key).is_some() {
+                idx.execute(Op::Delete {
+                    key,
+                    expected: None,
+                })
+                .unwrap();
+            } else {
+                idx.execute(Op::Put {
+                    key,
+                    value: Bytes::from(format!("v{n}")),
+                })
+                .unwrap();
+            }
+        };
+        for i in 0..6000 {
+            write(&lock, i * 7);
+        }
+        lock.write()
+            .execute(Op::Compact { revision: 2500 })
+            .unwrap();
+        let expected = lock.read().view();
+        let (rev, compact) = (expected.revision, expected.compact);
+        // Later writes do not change the copy; nor does a compaction up to `rev` once the
+        // events are copied.
+        for i in 0..5000 {
+            write(&lock, i * 13);
+        }
+        let got = copy_view(&lock, rev, compact).unwrap();
+        assert_eq!((got.revision, got.compact), (rev, compact));
+        assert_eq!(got.base, expected.base);
+        assert_eq!(got.events, expected.events);
+        lock.write().execute(Op::Compact { revision: rev }).unwrap();
+        let base = copy_base(&lock, rev, &got.events).unwrap();
+        assert_eq!(base, expected.base);
+        // A compaction beyond what is still to be copied makes it give up.
+        assert!(copy_view(&lock, rev, compact).is_none());
+        lock.write()
+            .execute(Op::Compact { revision: rev + 1 })
+            .unwrap();
+        assert!(copy_base(&lock, rev, &got.events).is_none());
     }
 
     #[test]
