@@ -178,10 +178,17 @@ async fn main() -> anyhow::Result<()> {
     } else {
         (builder.build(), None)
     };
+    // System namespaces, service IP/NodePort allocation repair, and the `kubernetes` Service
+    // pointing at this server (loopback when listening on every address).
+    let advertise = if args.listen.ip().is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        args.listen.ip()
+    };
     server
-        .ensure_system_namespaces()
+        .bootstrap(advertise, args.listen.port())
         .await
-        .context("system namespaces")?;
+        .context("bootstrap: system namespaces, allocations, kubernetes Service")?;
     if let Some(rbac) = &rbac {
         ensure_bootstrap_policy(&server)
             .await
