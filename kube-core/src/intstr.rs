@@ -29,7 +29,11 @@ impl IntOrString {
             IntOrString::String(s) => {
                 let pct: i64 = s.strip_suffix('%')?.parse().ok()?;
                 let v = pct * i64::from(total);
-                let r = if round_up { (v + 99).div_euclid(100) } else { v.div_euclid(100) };
+                let r = if round_up {
+                    (v + 99).div_euclid(100)
+                } else {
+                    v.div_euclid(100)
+                };
                 i32::try_from(r).ok()
             }
         }
@@ -55,7 +59,10 @@ mod tests {
     #[test]
     fn serializes_as_the_held_value() {
         assert_eq!(serde_json::to_string(&IntOrString::Int(80)).unwrap(), "80");
-        assert_eq!(serde_json::to_string(&IntOrString::from("http")).unwrap(), "\"http\"");
+        assert_eq!(
+            serde_json::to_string(&IntOrString::from("http")).unwrap(),
+            "\"http\""
+        );
         let v: IntOrString = serde_json::from_str("\"25%\"").unwrap();
         assert_eq!(v.scaled_value(10, true), Some(3));
         assert_eq!(v.scaled_value(10, false), Some(2));

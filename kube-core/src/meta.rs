@@ -290,7 +290,9 @@ pub struct Condition {
 }
 
 /// Implemented by every object kind: gives access to its metadata and its API identity.
-pub trait Resource: Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + 'static {
+pub trait Resource:
+    Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + 'static
+{
     /// API group (`""` for core).
     const GROUP: &'static str;
     /// API version (`v1`).

@@ -83,7 +83,10 @@ mod tests {
     #[test]
     fn time_round_trips_with_second_precision() {
         let t: Time = serde_json::from_str("\"2024-05-01T12:00:00Z\"").unwrap();
-        assert_eq!(serde_json::to_string(&t).unwrap(), "\"2024-05-01T12:00:00Z\"");
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            "\"2024-05-01T12:00:00Z\""
+        );
         let t: Time = serde_json::from_str("\"2024-05-01T12:00:00.75+02:00\"").unwrap();
         assert_eq!(t.to_string(), "2024-05-01T10:00:00Z");
     }
@@ -91,6 +94,9 @@ mod tests {
     #[test]
     fn micro_time_keeps_microseconds() {
         let t: MicroTime = serde_json::from_str("\"2024-05-01T12:00:00.123456Z\"").unwrap();
-        assert_eq!(serde_json::to_string(&t).unwrap(), "\"2024-05-01T12:00:00.123456Z\"");
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            "\"2024-05-01T12:00:00.123456Z\""
+        );
     }
 }

@@ -910,65 +910,6 @@ mod tests {
         assert!(matches!(s.get("/a").await, Err(Error::Closed(_))));
     }
 
-    /// A load generator for profiling the durable write path (`cargo test --release -p
-    /// kube-store --lib -- --ignored --nocapture durable_put_load`); `KUBOX_LOAD_WRITERS` and
-    /// `KUBOX_LOAD_SECS` set the number of concurrent writers (256) and the duration (3 s),
-    /// `KUBOX_LOAD_FSYNC=0` turns off [`Options::fsync`] (to see the CPU side alone).
-    #[test]
-    #[ignore = "load generator for profiling, not a test"]
-    fn durable_put_load() {
-        let env = |k: &str, d: u64| {
-            std::env::var(k)
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(d)
-        };
-        let (writers, secs) = (env("KUBOX_LOAD_WRITERS", 256), env("KUBOX_LOAD_SECS", 3));
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let dir = tempfile::tempdir().unwrap();
-            let options = Options {
-                fsync: env("KUBOX_LOAD_FSYNC", 1) != 0,
-                ..Options::default()
-            };
-            let store = EmbeddedStore::open(dir.path(), options).await.unwrap();
-            let start = std::time::Instant::now();
-            let deadline = start + std::time::Duration::from_secs(secs);
-            let tasks: Vec<_> = (0..writers)
-                .map(|t| {
-                    let store = store.clone();
-                    tokio::spawn(async move {
-                        let (mut n, mut worst) = (0u64, std::time::Duration::ZERO);
-                        while std::time::Instant::now() < deadline {
-                            let began = std::time::Instant::now();
-                            let key = format!("/registry/pods/ns-{}/name-{t}-{n}", t % 16);
-                            store.put(&key, Bytes::from(vec![b'x'; 256])).await.unwrap();
-                            worst = worst.max(began.elapsed());
-                            n += 1;
-                        }
-                        (n, worst)
-                    })
-                })
-                .collect();
-            let (mut ops, mut worst) = (0, std::time::Duration::ZERO);
-            for t in tasks {
-                let (n, w) = t.await.unwrap();
-                ops += n;
-                worst = worst.max(w);
-            }
-            let secs = start.elapsed().as_secs_f64();
-            println!(
-                "load writers={writers} ops_per_s={:.0} max_ms={:.1}",
-                ops as f64 / secs,
-                worst.as_secs_f64() * 1000.0
-            );
-            store.close().await.unwrap();
-        });
-    }
-
     #[test]
     fn auto_compaction_threshold() {
         assert_eq!(auto_compact(0, 1_000_000, 0), None);
