@@ -4,7 +4,7 @@
 //! cargo run --release --example apiserver -- --listen 127.0.0.1:6443 --kubeconfig PATH [--data-dir DIR]
 //!     [--san NAME_OR_IP]... [--kube-version 1.31] [--token-auth-file FILE] [--anonymous]
 //!     [--authorization-mode RBAC|AlwaysAllow] [--service-account-issuer URL]
-//!     [--etcd http://127.0.0.1:2379]   # with --features etcd
+//!     [--advertise-address IP] [--etcd http://127.0.0.1:2379]   # --etcd with --features etcd
 //! kubectl --kubeconfig PATH get ns
 //! ```
 //!
@@ -18,6 +18,12 @@
 //! `--anonymous`. Authorization (`--authorization-mode`, default `RBAC`): the Node authorizer
 //! over RBAC with the bootstrap roles, and the NodeRestriction and RBAC escalation admission
 //! plugins; `AlwaysAllow` lets every authenticated request through.
+//!
+//! At start the server creates the system namespaces, repairs the ClusterIP/NodePort
+//! allocations and keeps the `kubernetes` Service in `default` pointing at
+//! `--advertise-address` (or the listen address when it is neither loopback nor unspecified;
+//! as in kube-apiserver a loopback address cannot be advertised, so without one there is no
+//! `kubernetes` Service).
 
 use anyhow::{bail, Context};
 use kube_api::admission::Chain;
@@ -46,12 +52,13 @@ struct Args {
     rbac: bool,
     issuer: String,
     etcd: Option<String>,
+    advertise: Option<std::net::IpAddr>,
 }
 
 const USAGE: &str = "usage: apiserver --listen ADDR:PORT --kubeconfig PATH [--data-dir DIR] \
 [--san NAME]... [--kube-version 1.NN] [--token-auth-file FILE] [--anonymous] \
 [--authorization-mode RBAC|AlwaysAllow] [--service-account-issuer URL] \
-[--etcd URL[,URL...]] (with --features etcd)";
+[--advertise-address IP] [--etcd URL[,URL...]] (with --features etcd)";
 
 fn parse_args() -> anyhow::Result<Args> {
     let mut listen: Option<SocketAddr> = None;
@@ -64,6 +71,7 @@ fn parse_args() -> anyhow::Result<Args> {
     let mut rbac = true;
     let mut issuer = kube_api::tokens::DEFAULT_ISSUER.to_string();
     let mut etcd = None;
+    let mut advertise = None;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let (flag, inline) = match flag.split_once('=') {
@@ -97,6 +105,9 @@ fn parse_args() -> anyhow::Result<Args> {
             }
             "--service-account-issuer" => issuer = value()?,
             "--etcd" => etcd = Some(value()?),
+            "--advertise-address" => {
+                advertise = Some(value()?.parse().context("--advertise-address")?)
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -115,6 +126,7 @@ fn parse_args() -> anyhow::Result<Args> {
         rbac,
         issuer,
         etcd,
+        advertise,
     })
 }
 
@@ -179,16 +191,30 @@ async fn main() -> anyhow::Result<()> {
         (builder.build(), None)
     };
     // System namespaces, service IP/NodePort allocation repair, and the `kubernetes` Service
-    // pointing at this server (loopback when listening on every address).
-    let advertise = if args.listen.ip().is_unspecified() {
-        std::net::IpAddr::from([127, 0, 0, 1])
-    } else {
-        args.listen.ip()
-    };
-    server
-        .bootstrap(advertise, args.listen.port())
-        .await
-        .context("bootstrap: system namespaces, allocations, kubernetes Service")?;
+    // pointing at this server when it has an address other servers and pods can reach.
+    let listen_ip = args.listen.ip();
+    let advertise = args
+        .advertise
+        .or((!listen_ip.is_loopback() && !listen_ip.is_unspecified()).then_some(listen_ip));
+    match advertise {
+        Some(ip) => server
+            .bootstrap(ip, args.listen.port())
+            .await
+            .context("bootstrap: system namespaces, allocations, kubernetes Service")?,
+        None => {
+            server
+                .ensure_system_namespaces()
+                .await
+                .context("system namespaces")?;
+            kube_api::alloc::repair(&server)
+                .await
+                .context("repairing service IP and node port allocations")?;
+            eprintln!(
+                "no --advertise-address and a loopback/unspecified --listen address: \
+                 not creating the `kubernetes` Service"
+            );
+        }
+    }
     if let Some(rbac) = &rbac {
         ensure_bootstrap_policy(&server)
             .await
