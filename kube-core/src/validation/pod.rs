@@ -1177,6 +1177,27 @@ enum ProbeKind {
     Startup,
 }
 
+/// The lifecycle hooks and the liveness, readiness and startup probes of container `c` at `path`.
+fn validate_lifecycle_and_probes(c: &Container, grace: Option<i64>, path: &Path) -> ErrorList {
+    let mut errs = ErrorList::new();
+    if let Some(l) = &c.lifecycle {
+        errs.extend(validate_lifecycle(l, grace, &path.child("lifecycle")));
+    }
+    for (probe, kind, field) in [
+        (&c.liveness_probe, ProbeKind::Liveness, "livenessProbe"),
+        (&c.readiness_probe, ProbeKind::Readiness, "readinessProbe"),
+        (&c.startup_probe, ProbeKind::Startup, "startupProbe"),
+    ] {
+        errs.extend(validate_probe(
+            probe.as_ref(),
+            kind,
+            grace,
+            &path.child(field),
+        ));
+    }
+    errs
+}
+
 fn validate_probe(
     p: Option<&Probe>,
     kind: ProbeKind,
@@ -1527,27 +1548,7 @@ fn validate_containers(containers: &[Container], ctx: &SpecCtx<'_>, path: &Path)
         if !names.insert(c.name.clone()) {
             errs.push(Error::duplicate(&p.child("name"), &c.name));
         }
-        if let Some(l) = &c.lifecycle {
-            errs.extend(validate_lifecycle(l, ctx.grace, &p.child("lifecycle")));
-        }
-        errs.extend(validate_probe(
-            c.liveness_probe.as_ref(),
-            ProbeKind::Liveness,
-            ctx.grace,
-            &p.child("livenessProbe"),
-        ));
-        errs.extend(validate_probe(
-            c.readiness_probe.as_ref(),
-            ProbeKind::Readiness,
-            ctx.grace,
-            &p.child("readinessProbe"),
-        ));
-        errs.extend(validate_probe(
-            c.startup_probe.as_ref(),
-            ProbeKind::Startup,
-            ctx.grace,
-            &p.child("startupProbe"),
-        ));
+        errs.extend(validate_lifecycle_and_probes(c, ctx.grace, &p));
         if c.restart_policy.is_some() {
             errs.push(Error::forbidden(
                 &p.child("restartPolicy"),
@@ -1595,27 +1596,7 @@ fn validate_init_containers(
         }
         errs.extend(host_port_conflicts(std::slice::from_ref(c), path));
         if restart_always {
-            if let Some(l) = &c.lifecycle {
-                errs.extend(validate_lifecycle(l, ctx.grace, &p.child("lifecycle")));
-            }
-            errs.extend(validate_probe(
-                c.liveness_probe.as_ref(),
-                ProbeKind::Liveness,
-                ctx.grace,
-                &p.child("livenessProbe"),
-            ));
-            errs.extend(validate_probe(
-                c.readiness_probe.as_ref(),
-                ProbeKind::Readiness,
-                ctx.grace,
-                &p.child("readinessProbe"),
-            ));
-            errs.extend(validate_probe(
-                c.startup_probe.as_ref(),
-                ProbeKind::Startup,
-                ctx.grace,
-                &p.child("startupProbe"),
-            ));
+            errs.extend(validate_lifecycle_and_probes(c, ctx.grace, &p));
         } else {
             for (name, set) in [
                 ("lifecycle", c.lifecycle.is_some()),
