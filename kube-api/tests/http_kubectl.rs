@@ -520,7 +520,42 @@ async fn stock_kubectl_changes_objects() {
                 && flat.contains(&format!("{name} 0/4 ")),
             format!("{v}: --field-selector table")
         );
-        let out = run(a(&format!("delete deployment {name}"))).await;
+        let out = run(a(&format!("describe deployment {name}"))).await;
+        let described = out.flat();
+        expect!(
+            out,
+            out.ok
+                && described.contains(&format!("Name: {name}"))
+                && described.contains("Namespace: default")
+                && described.contains("Replicas: 4 desired")
+                && described.contains("Image: busybox:1.37"),
+            format!("{v}: describe")
+        );
+        // `replace` with the resourceVersion read above, after another change: 409 Conflict.
+        let stale = env.tmp.path().join(format!("{name}-stale.json"));
+        std::fs::write(&stale, serde_json::to_string(&d).unwrap()).unwrap();
+        let out = run(a(&format!("annotate deployment {name} bump=1"))).await;
+        expect!(
+            out,
+            out.ok,
+            format!("{v}: annotate before the stale replace")
+        );
+        let out = run(vec![
+            "replace".into(),
+            "-f".into(),
+            stale.display().to_string(),
+        ])
+        .await;
+        expect!(
+            out,
+            !out.ok
+                && out.stderr.contains(&format!(
+                    "Error from server (Conflict): error when replacing \"{}\": Operation cannot be fulfilled on deployments.apps \"{name}\": the object has been modified; please apply your changes to the latest version and try again",
+                    stale.display()
+                )),
+            format!("{v}: replace with a stale resourceVersion")
+        );
+        let out = run(a(&format!("delete deployment {name} --wait=true"))).await;
         expect!(
             out,
             out.ok
