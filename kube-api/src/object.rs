@@ -58,11 +58,9 @@ pub(crate) fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
-/// `metadata.finalizers` (empty when absent).
-pub(crate) fn finalizers(obj: &Value) -> Vec<String> {
-    meta(obj)
-        .and_then(|m| m.get("finalizers"))
-        .and_then(Value::as_array)
+/// The strings of a JSON array (non-strings skipped); empty when `v` is absent or not an array.
+pub(crate) fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
         .map(|a| {
             a.iter()
                 .filter_map(Value::as_str)
@@ -70,6 +68,11 @@ pub(crate) fn finalizers(obj: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// `metadata.finalizers` (empty when absent).
+pub(crate) fn finalizers(obj: &Value) -> Vec<String> {
+    strings(meta(obj).and_then(|m| m.get("finalizers")))
 }
 
 /// Sets `metadata.finalizers`, removing the field when empty.

@@ -310,15 +310,7 @@ pub(crate) fn token_request(
             "may not specify a duration larger than 2^32 seconds",
         ));
     }
-    let audiences: Vec<String> = spec["audiences"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+    let audiences = crate::object::strings(spec.get("audiences"));
     let bound = &spec["boundObjectRef"];
     let pod = match bound["kind"].as_str() {
         None => None,

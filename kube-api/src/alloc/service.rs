@@ -99,16 +99,7 @@ fn should_allocate_node_ports(svc: &Value) -> bool {
 
 /// `clusterIPs`, or `[clusterIP]` when only that is set.
 pub(crate) fn cluster_ips(svc: &Value) -> Vec<String> {
-    let list: Vec<String> = spec(svc)
-        .and_then(|s| s.get("clusterIPs"))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+    let list = crate::object::strings(spec(svc).and_then(|s| s.get("clusterIPs")));
     if !list.is_empty() {
         return list;
     }
@@ -131,16 +122,7 @@ fn has_selector(svc: &Value) -> bool {
 }
 
 fn families(svc: &Value) -> Vec<String> {
-    spec(svc)
-        .and_then(|s| s.get("ipFamilies"))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
+    crate::object::strings(spec(svc).and_then(|s| s.get("ipFamilies")))
 }
 
 fn ports(svc: &Value) -> Vec<Value> {
