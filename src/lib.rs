@@ -26,6 +26,10 @@
 //! # }
 //! ```
 
+pub mod cluster;
+
+pub use cluster::{Cluster, ClusterBuilder};
+
 pub use kube_api as api;
 pub use kube_ctrl as ctrl;
 pub use kube_net as net;

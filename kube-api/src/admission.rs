@@ -113,7 +113,7 @@ impl Chain {
     pub fn default_for(store: Arc<dyn Store>) -> Self {
         Chain::new()
             .with(Defaults)
-            .with(NamespaceLifecycle { store })
+            .with(NamespaceLifecycle::new(store))
             .with(ServiceAccount)
             .with(DefaultTolerationSeconds)
             .with(Validation)
@@ -166,10 +166,22 @@ pub const IMMORTAL_NAMESPACES: &[&str] = &["default", "kube-system", "kube-publi
 ///   being terminated` if it has a deletionTimestamp or phase Terminating.
 /// - Delete of `default`, `kube-system` or `kube-public`: 403 `namespaces "default" is
 ///   forbidden: this namespace may not be deleted`.
+///
+/// Namespaces are read from a watched cache (spawned on first use); a namespace the cache
+/// does not have, or one deleted through this plugin in the last 30 s, is read from the
+/// store, as kube-apiserver's plugin falls back from its informer to a live lookup.
 #[derive(Clone)]
 pub struct NamespaceLifecycle {
-    /// The store the namespaces are read from (`/registry/namespaces/{name}`).
-    pub store: Arc<dyn Store>,
+    cache: Arc<crate::nscache::NsCache>,
+}
+
+impl NamespaceLifecycle {
+    /// The plugin over the namespaces in `store` (`/registry/namespaces/{name}`).
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        NamespaceLifecycle {
+            cache: Arc::new(crate::nscache::NsCache::new(store)),
+        }
+    }
 }
 
 #[async_trait]
@@ -192,21 +204,25 @@ impl Admission for NamespaceLifecycle {
                 "this namespace may not be deleted",
             ));
         }
+        if req.operation == Operation::Delete
+            && req.group.is_empty()
+            && req.resource == "namespaces"
+            && req.subresource.is_empty()
+        {
+            self.cache.deleted(req.name);
+        }
         if req.operation != Operation::Create || req.namespace.is_empty() {
             return Ok(());
         }
-        let kv = self
-            .store
-            .get(&format!("/registry/namespaces/{}", req.namespace))
+        let state = self
+            .cache
+            .state(req.namespace)
             .await
             .map_err(errors::internal)?;
-        let Some(kv) = kv else {
+        if state == crate::nscache::NsState::Missing {
             return Err(errors::not_found("", "namespaces", req.namespace));
-        };
-        let ns: Value = serde_json::from_slice(&kv.value).unwrap_or_default();
-        let terminating = meta_str(&ns, "deletionTimestamp").is_some()
-            || ns.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating");
-        if terminating {
+        }
+        if state == crate::nscache::NsState::Terminating {
             return Err(errors::forbidden(
                 req.group,
                 req.resource,

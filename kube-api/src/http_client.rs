@@ -358,6 +358,12 @@ impl Client for HttpClient {
         let mut q: Vec<(&str, String)> = Vec::new();
         let (method, body, content_type) = match &request.verb {
             Verb::Get => (Method::GET, None, None),
+            Verb::GetWith(p) => {
+                if let Some(rv) = &p.resource_version {
+                    q.push(("resourceVersion", rv.clone()));
+                }
+                (Method::GET, None, None)
+            }
             Verb::List(p) => {
                 list_query(p, &mut q);
                 (Method::GET, None, None)
@@ -368,6 +374,9 @@ impl Client for HttpClient {
                 }
                 if let Some(m) = &p.field_manager {
                     q.push(("fieldManager", m.clone()));
+                }
+                if let Some(v) = p.field_validation {
+                    q.push(("fieldValidation", v.as_str().into()));
                 }
                 let m = if matches!(request.verb, Verb::Create(_)) {
                     Method::POST
@@ -382,6 +391,9 @@ impl Client for HttpClient {
                 }
                 if let Some(m) = &p.field_manager {
                     q.push(("fieldManager", m.clone()));
+                }
+                if let Some(v) = p.field_validation {
+                    q.push(("fieldValidation", v.as_str().into()));
                 }
                 if p.force {
                     q.push(("force", "true".into()));

@@ -14,7 +14,7 @@ use crate::storage::{encode, Filter, Storage};
 use crate::strategy::{GcDefault, Generation, StatusOnCreate, Strategy};
 use kube_store::Revision;
 use kubox_core::client::{
-    DeleteParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy,
+    DeleteParams, FieldValidation, ListParams, Patch, PatchParams, PostParams, PropagationPolicy,
 };
 use kubox_core::selector::Selector;
 use kubox_core::Time;
@@ -66,6 +66,71 @@ pub(crate) struct Deleted {
 /// Checks a request body's `apiVersion` and `kind` (filling them in when absent) and that it
 /// decodes as the kind; 400 otherwise.
 pub(crate) fn check_body(body: &Value, api_version: &str, kind: &str) -> Result<Value> {
+    check_body_fields(body, api_version, kind).map(|(obj, _)| obj)
+}
+
+/// How a body's unknown fields are reported: as a create or update body (`Deployment in
+/// version "v1" cannot be handled as a Deployment: strict decoding error: …`) or as a patch
+/// (`strict decoding error: …`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyKind {
+    /// POST or PUT.
+    Object,
+    /// PATCH (the patched object).
+    Patch,
+}
+
+/// `fieldValidation` on a decoded body: drops the `unknown` fields from `obj`; `Strict`
+/// refuses them (400), `Warn` (the default) reports one warning per field.
+pub(crate) fn enforce_field_validation(
+    obj: &mut Value,
+    unknown: &[Vec<crate::typed::Seg>],
+    mode: Option<FieldValidation>,
+    what: BodyKind,
+    api_version: &str,
+    kind: &str,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let fields: Vec<String> = unknown
+        .iter()
+        .map(|p| format!("unknown field {:?}", crate::typed::render(p)))
+        .collect();
+    match mode.unwrap_or(FieldValidation::Warn) {
+        FieldValidation::Strict => {
+            let msg = format!("strict decoding error: {}", fields.join(", "));
+            return Err(errors::bad_request(match what {
+                BodyKind::Patch => msg,
+                BodyKind::Object => {
+                    let version = api_version.rsplit('/').next().unwrap_or(api_version);
+                    format!("{kind} in version \"{version}\" cannot be handled as a {kind}: {msg}")
+                }
+            }));
+        }
+        FieldValidation::Warn => {
+            for f in fields {
+                if !warnings.contains(&f) {
+                    warnings.push(f);
+                }
+            }
+        }
+        FieldValidation::Ignore => {}
+    }
+    // Deepest first, so that removing a field never shifts another's path.
+    for path in unknown.iter().rev() {
+        crate::typed::remove(obj, path);
+    }
+    Ok(())
+}
+
+/// [`check_body`], also returning the fields the kind does not have.
+pub(crate) fn check_body_fields(
+    body: &Value,
+    api_version: &str,
+    kind: &str,
+) -> Result<(Value, Vec<Vec<crate::typed::Seg>>)> {
     let Value::Object(m) = body else {
         return Err(errors::bad_request(format!(
             "the object provided is unrecognized (must be of type {kind}): the request body must be a JSON object"
@@ -117,12 +182,13 @@ pub(crate) fn check_body(body: &Value, api_version: &str, kind: &str) -> Result<
         }
     }
     let obj = Value::Object(m);
-    if let Some(err) = crate::typed::decode_error(api_version, kind, &obj) {
+    let decoded = crate::typed::decode(api_version, kind, &obj);
+    if let Some(err) = decoded.error {
         return Err(errors::bad_request(format!(
             "{kind} in version \"{version}\" cannot be handled as a {kind}: {err}"
         )));
     }
-    Ok(obj)
+    Ok((obj, decoded.unknown))
 }
 
 /// A random v4 UUID.
@@ -306,8 +372,19 @@ impl Rest {
         c: &Ctx<'_>,
         body: &Value,
         params: &PostParams,
+        warnings: &mut Vec<String>,
     ) -> Result<Value> {
-        let obj = check_body(body, &c.s.info.api_version(), c.s.info.kind)?;
+        let api_version = c.s.info.api_version();
+        let (mut obj, unknown) = check_body_fields(body, &api_version, c.s.info.kind)?;
+        enforce_field_validation(
+            &mut obj,
+            &unknown,
+            params.field_validation,
+            BodyKind::Object,
+            &api_version,
+            c.s.info.kind,
+            warnings,
+        )?;
         let obj = self.record(&c.s, "", params.field_manager.as_deref(), None, obj);
         if meta_str(&obj, "resourceVersion").is_some() {
             return Err(errors::bad_request(
@@ -508,11 +585,22 @@ impl Rest {
         sub: &str,
         body: &Value,
         params: &PostParams,
+        warnings: &mut Vec<String>,
     ) -> Result<Value> {
         let s = c.s;
         let dry_run = params.dry_run;
         let manager = params.field_manager.as_deref();
-        let body = check_body(body, &s.info.api_version(), s.info.kind)?;
+        let api_version = s.info.api_version();
+        let (mut body, unknown) = check_body_fields(body, &api_version, s.info.kind)?;
+        enforce_field_validation(
+            &mut body,
+            &unknown,
+            params.field_validation,
+            BodyKind::Object,
+            &api_version,
+            s.info.kind,
+            warnings,
+        )?;
         match meta_str(&body, "name") {
             Some(n) if n == name => {}
             other => return Err(name_mismatch(other, name)),
@@ -553,6 +641,7 @@ impl Rest {
         sub: &str,
         patch: &Patch,
         params: &PatchParams,
+        warnings: &mut Vec<String>,
     ) -> Result<Value> {
         let s = c.s;
         let api_version = s.info.api_version();
@@ -571,7 +660,16 @@ impl Rest {
                     )],
                 ));
             }
-            let mut config = check_body(body, &api_version, s.info.kind)?;
+            let (mut config, unknown) = check_body_fields(body, &api_version, s.info.kind)?;
+            enforce_field_validation(
+                &mut config,
+                &unknown,
+                params.field_validation,
+                BodyKind::Patch,
+                &api_version,
+                s.info.kind,
+                warnings,
+            )?;
             if meta(&config).is_some_and(|m| m.contains_key("managedFields")) {
                 return Err(errors::bad_request("metadata.managedFields must be nil"));
             }
@@ -607,6 +705,7 @@ impl Rest {
             apply_config = Some((config, manager.to_string(), schema));
         }
         let now = self.now();
+        let mut patch_warnings = Vec::new();
         let mut f = |cur: &Value| -> Result<Value> {
             let patched = match &apply_config {
                 Some((config, manager, schema)) => kubox_core::patch::apply::apply(
@@ -626,7 +725,18 @@ impl Rest {
                     apply_patch(cur, patch)?,
                 ),
             };
-            let obj = check_body(&patched, &api_version, s.info.kind)?;
+            let (mut obj, unknown) = check_body_fields(&patched, &api_version, s.info.kind)?;
+            let mut w = Vec::new();
+            enforce_field_validation(
+                &mut obj,
+                &unknown,
+                params.field_validation,
+                BodyKind::Patch,
+                &api_version,
+                s.info.kind,
+                &mut w,
+            )?;
+            patch_warnings = w;
             if let Some(rv) = meta_str(&obj, "resourceVersion") {
                 if Some(rv) != meta_str(cur, "resourceVersion") {
                     return Err(errors::conflict(
@@ -639,8 +749,15 @@ impl Rest {
             }
             Ok(obj)
         };
-        self.update_with(c, name, sub, params.dry_run, on_missing, &mut f)
-            .await
+        let out = self
+            .update_with(c, name, sub, params.dry_run, on_missing, &mut f)
+            .await;
+        for w in patch_warnings {
+            if !warnings.contains(&w) {
+                warnings.push(w);
+            }
+        }
+        out
     }
 
     /// The read-modify-write loop of every update (`GuaranteedUpdate`): `f` maps the current

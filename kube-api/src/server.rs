@@ -27,6 +27,34 @@ pub struct Response {
     pub code: u16,
     /// The object, list or `Status`.
     pub body: Value,
+    /// Warnings for the client (`Warning: 299 - "…"` headers), e.g. unknown fields under
+    /// `fieldValidation=Warn`.
+    pub warnings: Vec<String>,
+}
+
+impl Response {
+    /// A response without warnings.
+    pub fn new(code: u16, body: Value) -> Response {
+        Response {
+            code,
+            body,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// The background tasks of [`ApiServer::start_background_tasks`]; dropping it stops them.
+#[derive(Debug)]
+pub struct BackgroundTasks {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for BackgroundTasks {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
 }
 
 /// Builds an [`ApiServer`].
@@ -39,6 +67,7 @@ pub struct Builder {
     min_request_timeout: Duration,
     alloc: crate::alloc::Config,
     sa_keys: Option<Arc<ServiceAccountKeys>>,
+    kubelet: crate::proxy::KubeletClientConfig,
 }
 
 impl Builder {
@@ -111,6 +140,14 @@ impl Builder {
         self.sa_keys = Some(keys);
         self
     }
+    /// How the server reaches kubelets for `pods/log` and `pods/exec` (default
+    /// [`KubeletClientConfig::default`](crate::proxy::KubeletClientConfig): no token, any
+    /// serving certificate, InternalIP first, port 10250 unless the Node says otherwise).
+    #[must_use]
+    pub fn kubelet_client(mut self, config: crate::proxy::KubeletClientConfig) -> Self {
+        self.kubelet = config;
+        self
+    }
     /// The server.
     pub fn build(self) -> ApiServer {
         let admission = self
@@ -128,6 +165,7 @@ impl Builder {
                 },
                 authorizer: self.authorizer,
                 sa_keys: self.sa_keys,
+                kubelet: self.kubelet,
                 timing: Timing {
                     bookmark_interval: self.bookmark_interval,
                     min_request_timeout: self.min_request_timeout,
@@ -141,6 +179,7 @@ struct Inner {
     rest: Rest,
     authorizer: Arc<dyn Authorizer>,
     sa_keys: Option<Arc<ServiceAccountKeys>>,
+    kubelet: crate::proxy::KubeletClientConfig,
     timing: Timing,
 }
 
@@ -166,7 +205,7 @@ impl std::fmt::Debug for ApiServer {
 /// The Kubernetes verb of a request (`get`, `list`, `create`, …).
 pub fn verb_name(verb: &Verb) -> &'static str {
     match verb {
-        Verb::Get => "get",
+        Verb::Get | Verb::GetWith(_) => "get",
         Verb::List(_) => "list",
         Verb::Create(_) => "create",
         Verb::Replace(_) => "update",
@@ -198,7 +237,31 @@ impl ApiServer {
             min_request_timeout: Duration::from_secs(1800),
             alloc: crate::alloc::Config::default(),
             sa_keys: None,
+            kubelet: crate::proxy::KubeletClientConfig::default(),
         }
+    }
+
+    /// How this server reaches kubelets.
+    pub(crate) fn kubelet_client_config(&self) -> &crate::proxy::KubeletClientConfig {
+        &self.inner.kubelet
+    }
+
+    /// Reads a core/v1 object with the server's own rights (no authorization, no
+    /// admission): the pod and node lookups of `pods/log` and `pods/exec`.
+    pub(crate) async fn read_core_object(
+        &self,
+        plural: &str,
+        ns: Option<&str>,
+        name: &str,
+    ) -> Result<Value> {
+        let info = registry::find("", "v1", plural).ok_or_else(errors::resource_not_found)?;
+        let admin = UserInfo::admin();
+        let c = Ctx {
+            user: &admin,
+            s: Strategy::of(info),
+            ns,
+        };
+        self.inner.rest.get(&c, name).await
     }
 
     /// The clock this server stamps objects with.
@@ -249,6 +312,16 @@ impl ApiServer {
         crate::alloc::Config {
             service_cidr: a.cidr,
             node_ports: a.node_ports,
+        }
+    }
+
+    /// Starts the server's periodic work on the current tokio runtime: the ClusterIP and
+    /// NodePort allocation repair ([`alloc::repair`](crate::alloc::repair)) at once and then
+    /// every [`alloc::REPAIR_INTERVAL`](crate::alloc::REPAIR_INTERVAL). The tasks stop when
+    /// the returned handle is dropped.
+    pub fn start_background_tasks(&self) -> BackgroundTasks {
+        BackgroundTasks {
+            tasks: vec![tokio::spawn(crate::alloc::repair_loop(self.clone()))],
         }
     }
 
@@ -350,12 +423,12 @@ impl ApiServer {
                 .ok_or_else(|| errors::bad_request("the request body is required"))
         };
         let name = request.name.as_deref().unwrap_or("");
-        let ok = |body: Value| Ok(Response { code: 200, body });
+        let ok = |body: Value| Ok(Response::new(200, body));
         match (&request.verb, sub) {
             (Verb::Create(_), "") if info.group == SSAR.0 && info.plural == SSAR.1 => {
                 let access = crate::rbac::AuthorizerAccess(&*self.inner.authorizer);
                 let body = crate::rbac::self_subject_access_review(&access, user, body()?).await?;
-                Ok(Response { code: 201, body })
+                Ok(Response::new(201, body))
             }
             (Verb::Create(_), "token") if self.inner.sa_keys.is_some() => {
                 let sa = rest.get(&c, name).await?;
@@ -365,7 +438,22 @@ impl ApiServer {
                     .as_deref()
                     .ok_or_else(errors::resource_not_found)?;
                 let body = tokens::token_request(keys, &sa, body()?, rest.clock.now())?;
-                Ok(Response { code: 201, body })
+                Ok(Response::new(201, body))
+            }
+            (Verb::GetWith(p), "" | "status" | "scale") => {
+                // Kubernetes' GET semantics: "0" any, "N" not older than N (waiting briefly
+                // for the store to reach it), then the object as it is now.
+                if let Some(rv) = p.resource_version.as_deref().filter(|r| !r.is_empty()) {
+                    let n = crate::storage::parse_rv(rv)?;
+                    if n > 0 {
+                        rest.storage.wait_for(n).await?;
+                    }
+                }
+                if sub == "scale" {
+                    ok(rest.get_scale(&c, name).await?)
+                } else {
+                    ok(rest.get(&c, name).await?)
+                }
             }
             (Verb::Get, "") => ok(rest.get(&c, name).await?),
             (Verb::Get, "status") => ok(rest.get(&c, name).await?),
@@ -374,18 +462,35 @@ impl ApiServer {
             (Verb::Create(p), "") if info.group.is_empty() && info.plural == "bindings" => {
                 let pods = Strategy::of(pods_info()?);
                 let body = rest.bind(&c, pods, None, body()?, p.dry_run).await?;
-                Ok(Response { code: 201, body })
+                Ok(Response::new(201, body))
             }
             (Verb::Create(p), "") => {
-                let body = rest.create(&c, body()?, p).await?;
-                Ok(Response { code: 201, body })
+                let mut warnings = Vec::new();
+                let body = rest.create(&c, body()?, p, &mut warnings).await?;
+                Ok(Response {
+                    code: 201,
+                    body,
+                    warnings,
+                })
             }
             (Verb::Create(p), "binding") => {
                 let body = rest.bind(&c, c.s, Some(name), body()?, p.dry_run).await?;
-                Ok(Response { code: 201, body })
+                Ok(Response::new(201, body))
+            }
+            (Verb::Create(p), "eviction") => {
+                let body = rest.evict(&c, name, body()?, p).await?;
+                Ok(Response::new(201, body))
             }
             (Verb::Replace(p), "" | "status" | "finalize") => {
-                ok(rest.replace(&c, name, sub, body()?, p).await?)
+                let mut warnings = Vec::new();
+                let body = rest
+                    .replace(&c, name, sub, body()?, p, &mut warnings)
+                    .await?;
+                Ok(Response {
+                    code: 200,
+                    body,
+                    warnings,
+                })
             }
             (Verb::Replace(p), "scale") => {
                 ok(rest.update_scale(&c, name, Ok(body()?), p.dry_run).await?)
@@ -394,19 +499,26 @@ impl ApiServer {
                 // Only server-side apply creates; it answers 201 when it did.
                 let before = !matches!(patch, kubox_core::client::Patch::Apply(_))
                     || rest.storage.get(&c.s, &c.s.key(ns, name)).await?.is_some();
-                let body = rest.patch(&c, name, sub, patch, p).await?;
+                let mut warnings = Vec::new();
+                let body = rest.patch(&c, name, sub, patch, p, &mut warnings).await?;
                 let code = if before { 200 } else { 201 };
-                Ok(Response { code, body })
+                Ok(Response {
+                    code,
+                    body,
+                    warnings,
+                })
             }
             (Verb::Patch(patch, p), "scale") => {
                 ok(rest.update_scale(&c, name, Err(patch), p.dry_run).await?)
             }
             (Verb::Delete(p), "") => ok(rest.delete(&c, name, p).await?.body),
             (Verb::DeleteCollection(dp, lp), "") => ok(rest.delete_collection(&c, dp, lp).await?),
-            (_, "log" | "exec" | "attach" | "portforward" | "proxy") => {
+            (Verb::Get | Verb::GetWith(_), "log") => ok(crate::proxy::log_text(self, ns.unwrap_or(""), name).await?),
+            (_, "exec") => ok(crate::proxy::exec_without_upgrade(self, ns.unwrap_or(""), name).await?),
+            (_, "log" | "attach" | "portforward" | "proxy") => {
                 Err(errors::not_implemented(&format!("{}/{sub}", info.plural)))
             }
-            (_, "eviction" | "ephemeralcontainers" | "resize" | "token") => {
+            (_, "ephemeralcontainers" | "resize" | "token") => {
                 Err(errors::not_implemented(&format!("{}/{sub}", info.plural)))
             }
             _ => Err(errors::method_not_supported(info.group, info.plural, verb)),
@@ -444,7 +556,7 @@ impl ApiServer {
         .await
     }
 
-    async fn authorize(
+    pub(crate) async fn authorize(
         &self,
         user: &UserInfo,
         verb: &str,

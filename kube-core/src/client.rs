@@ -100,6 +100,8 @@ impl GroupVersionResource {
 pub enum Verb {
     /// `GET` of one object (or a subresource).
     Get,
+    /// `GET` of one object with parameters (`resourceVersion`); `GetWith(default)` is `Get`.
+    GetWith(GetParams),
     /// `GET` of a collection.
     List(ListParams),
     /// `POST` to a collection (or a subresource such as `binding`, `eviction`).
@@ -168,6 +170,14 @@ pub struct WatchParams {
     pub send_initial_events: bool,
 }
 
+/// Parameters of a get.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GetParams {
+    /// `resourceVersion`: unset reads the latest state; `"0"` any state the server has;
+    /// `"N"` a state not older than N (the server waits briefly for N, then answers 504).
+    pub resource_version: Option<String>,
+}
+
 /// Parameters of create and replace.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PostParams {
@@ -175,6 +185,31 @@ pub struct PostParams {
     pub dry_run: bool,
     /// Field manager recorded in managedFields.
     pub field_manager: Option<String>,
+    /// How unknown and duplicate fields are handled (`fieldValidation`; `None`: the server's
+    /// default, `Warn`).
+    pub field_validation: Option<FieldValidation>,
+}
+
+/// `fieldValidation`: what the server does with unknown or duplicate fields in a body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldValidation {
+    /// Drop them silently.
+    Ignore,
+    /// Drop them and answer with a `Warning` header per field (the server default).
+    Warn,
+    /// Refuse the request: 400 `strict decoding error: unknown field "spec.foo"`.
+    Strict,
+}
+
+impl FieldValidation {
+    /// The query value (`Ignore`, `Warn`, `Strict`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldValidation::Ignore => "Ignore",
+            FieldValidation::Warn => "Warn",
+            FieldValidation::Strict => "Strict",
+        }
+    }
 }
 
 /// Parameters of a patch.
@@ -186,6 +221,8 @@ pub struct PatchParams {
     pub field_manager: Option<String>,
     /// Server-side apply: take ownership of conflicting fields.
     pub force: bool,
+    /// How unknown and duplicate fields are handled (`fieldValidation`).
+    pub field_validation: Option<FieldValidation>,
 }
 
 /// A patch body with its type.
@@ -258,6 +295,43 @@ pub struct DeleteParams {
     /// Conditions the object must meet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preconditions: Option<Preconditions>,
+}
+
+/// Parameters of a pod eviction (`pods/{name}/eviction`, a `policy/v1` `Eviction`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EvictParams {
+    /// The eviction's `deleteOptions`, passed to the pod's delete.
+    pub delete_options: Option<DeleteParams>,
+    /// Query parameters of the POST (`dryRun`).
+    pub post_options: PostParams,
+}
+
+impl DeleteParams {
+    /// The wire form of `metav1.DeleteOptions` (`dryRun: ["All"]`, `preconditions`, …).
+    pub fn to_delete_options(&self) -> Value {
+        let mut m = serde_json::Map::new();
+        m.insert("kind".into(), "DeleteOptions".into());
+        m.insert("apiVersion".into(), "v1".into());
+        if self.dry_run {
+            m.insert("dryRun".into(), serde_json::json!(["All"]));
+        }
+        if let Some(g) = self.grace_period_seconds {
+            m.insert("gracePeriodSeconds".into(), g.into());
+        }
+        if let Some(p) = self.propagation_policy {
+            m.insert(
+                "propagationPolicy".into(),
+                serde_json::to_value(p).unwrap_or_default(),
+            );
+        }
+        if let Some(p) = &self.preconditions {
+            m.insert(
+                "preconditions".into(),
+                serde_json::to_value(p).unwrap_or_default(),
+            );
+        }
+        Value::Object(m)
+    }
 }
 
 /// A stream of watch events in wire form; it ends when the server ends the watch.
@@ -345,6 +419,12 @@ impl<K: Resource> Api<K> {
     /// Reads one object.
     pub async fn get(&self, name: &str) -> Result<K> {
         self.send(self.request(Some(name), None, Verb::Get)).await
+    }
+
+    /// Reads one object with [`GetParams`] (`resourceVersion` semantics).
+    pub async fn get_with(&self, name: &str, params: &GetParams) -> Result<K> {
+        self.send(self.request(Some(name), None, Verb::GetWith(params.clone())))
+            .await
     }
 
     /// Reads one object, `None` when it does not exist.
@@ -448,6 +528,29 @@ pub enum DeleteOutcome<K> {
 struct TypedWatch<K> {
     inner: WatchStream,
     _kind: PhantomData<fn() -> K>,
+}
+
+impl Api<crate::api::core_v1::Pod> {
+    /// Evicts a pod (`POST pods/{name}/eviction` with a `policy/v1` `Eviction`): the server
+    /// deletes it unless that would violate its PodDisruptionBudget (429 `TooManyRequests`,
+    /// retry later). Returns the server's `Status`.
+    pub async fn evict(&self, name: &str, params: &EvictParams) -> Result<Status> {
+        let mut body = serde_json::json!({
+            "apiVersion": "policy/v1",
+            "kind": "Eviction",
+            "metadata": {"name": name, "namespace": self.namespace.clone().unwrap_or_default()},
+        });
+        if let Some(d) = &params.delete_options {
+            body["deleteOptions"] = d.to_delete_options();
+        }
+        let mut req = self.request(
+            Some(name),
+            Some("eviction"),
+            Verb::Create(params.post_options.clone()),
+        );
+        req.body = Some(body);
+        self.send(req).await
+    }
 }
 
 impl<K: Resource> Stream for TypedWatch<K> {

@@ -65,6 +65,9 @@ mod tests {
         let clock = TokioClock::starting_at(start);
         assert_eq!(clock.now(), start);
         tokio::time::advance(Duration::from_secs(90)).await;
-        assert_eq!(clock.now(), "2026-01-01T00:01:30Z".parse::<Timestamp>().unwrap());
+        assert_eq!(
+            clock.now(),
+            "2026-01-01T00:01:30Z".parse::<Timestamp>().unwrap()
+        );
     }
 }

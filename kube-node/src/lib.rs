@@ -45,6 +45,7 @@
 pub mod clock;
 pub mod kubelet;
 pub mod labels;
+pub mod logs;
 pub mod runtime;
 pub mod server;
 pub mod sources;

@@ -188,6 +188,23 @@ pub async fn repair(server: &ApiServer) -> Result<Repaired> {
     Ok(Repaired { ips, node_ports })
 }
 
+/// How often [`ApiServer::start_background_tasks`] runs [`repair`] (kube-apiserver's
+/// repair controllers run every 3 minutes).
+pub const REPAIR_INTERVAL: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// Runs [`repair`] now and then every [`REPAIR_INTERVAL`], forever (errors are logged and
+/// retried at the next tick).
+pub(crate) async fn repair_loop(server: ApiServer) {
+    let mut tick = tokio::time::interval(REPAIR_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = repair(&server).await {
+            tracing::warn!(error = %e, "service allocation repair failed; retrying later");
+        }
+    }
+}
+
 /// The offsets every stored Service holds (IPs or node ports).
 async fn held(store: &Arc<dyn Store>, a: &Allocators, ips: bool) -> Result<Vec<u64>> {
     let res = store

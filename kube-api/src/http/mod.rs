@@ -402,8 +402,10 @@ async fn handle(
     req: axum::extract::Request,
 ) -> Response {
     let start = Instant::now();
-    let (parts, body) = req.into_parts();
-    let (verb, resource, resp) = dispatch(&state, &parts, body).await;
+    let (mut parts, body) = req.into_parts();
+    // Taken out for pods/exec (the only upgrade served; `crate::proxy`).
+    let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
+    let (verb, resource, resp) = dispatch(&state, &parts, body, upgrade).await;
     let took = start.elapsed();
     let code = resp.status().as_u16();
     state
@@ -419,6 +421,7 @@ async fn dispatch(
     state: &Arc<State>,
     parts: &http::request::Parts,
     body: Body,
+    upgrade: Option<hyper::upgrade::OnUpgrade>,
 ) -> (&'static str, String, Response) {
     let method_label = |m: &Method| match *m {
         Method::GET => "GET",
@@ -473,6 +476,10 @@ async fn dispatch(
         Some(s) => format!("{}/{s}", rp.info.plural),
         None => rp.info.plural.to_string(),
     };
+    // pods/log and pods/exec: proxied to the kubelet (`CONNECT` in metrics, as Kubernetes).
+    if let Some(r) = crate::proxy::serve_http(&state.server, &user, &rp, parts, upgrade).await {
+        return ("CONNECT", resource_label, r.unwrap_or_else(|e| status_response(&e)));
+    }
     // Body: refuse early on a declared length over the limit, then read with the limit.
     let limit = state.cfg.max_body_bytes;
     let too_large = || {
@@ -517,8 +524,8 @@ async fn dispatch(
     };
     let resp = match action {
         Action::Call(request) => {
-            let tableable =
-                matches!(request.verb, Verb::Get | Verb::List(_)) && request.subresource.is_none();
+            let tableable = matches!(request.verb, Verb::Get | Verb::GetWith(_) | Verb::List(_))
+                && request.subresource.is_none();
             let is_list = matches!(request.verb, Verb::List(_));
             match state.server.serve(&user, *request).await {
                 Ok(r) if r.body.is_string() => {
@@ -546,7 +553,14 @@ async fn dispatch(
                         Target::Metadata(v) if is_list => table::partial_metadata_list(&r.body, v),
                         Target::Metadata(v) => table::partial_metadata(&r.body, v),
                     };
-                    json_response(r.code, &body, "application/json")
+                    let mut resp = json_response(r.code, &body, "application/json");
+                    for w in &r.warnings {
+                        // `299 - "<text>"`, the text quoted as Go's strconv.Quote does.
+                        if let Ok(v) = HeaderValue::from_str(&format!("299 - {w:?}")) {
+                            resp.headers_mut().append(header::WARNING, v);
+                        }
+                    }
+                    resp
                 }
                 Err(e) => status_response(&e),
             }

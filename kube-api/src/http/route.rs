@@ -4,8 +4,8 @@
 use super::query::{percent_decode, Query};
 use crate::errors::{self, Result};
 use kubox_core::client::{
-    DeleteParams, GroupVersionResource, ListParams, Patch, PatchParams, PostParams,
-    PropagationPolicy, Request, Verb, WatchParams,
+    DeleteParams, FieldValidation, GetParams, GroupVersionResource, ListParams, Patch, PatchParams,
+    PostParams, PropagationPolicy, Request, Verb, WatchParams,
 };
 use kubox_core::registry::{self, ResourceInfo};
 use serde_json::Value;
@@ -220,9 +220,12 @@ fn watch_params(q: &Query) -> Result<WatchParams> {
     })
 }
 
-fn check_field_validation(q: &Query) -> Result<()> {
+fn field_validation(q: &Query) -> Result<Option<FieldValidation>> {
     match q.get("fieldValidation") {
-        None | Some("" | "Ignore" | "Warn" | "Strict") => Ok(()),
+        None | Some("") => Ok(None),
+        Some("Ignore") => Ok(Some(FieldValidation::Ignore)),
+        Some("Warn") => Ok(Some(FieldValidation::Warn)),
+        Some("Strict") => Ok(Some(FieldValidation::Strict)),
         Some(v) => Err(errors::bad_request(format!(
             "fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\", got {v:?}"
         ))),
@@ -230,19 +233,19 @@ fn check_field_validation(q: &Query) -> Result<()> {
 }
 
 fn post_params(q: &Query) -> Result<PostParams> {
-    check_field_validation(q)?;
     Ok(PostParams {
         dry_run: q.dry_run()?,
         field_manager: q.string("fieldManager"),
+        field_validation: field_validation(q)?,
     })
 }
 
 fn patch_params(q: &Query) -> Result<PatchParams> {
-    check_field_validation(q)?;
     Ok(PatchParams {
         dry_run: q.dry_run()?,
         field_manager: q.string("fieldManager"),
         force: q.bool("force")?.unwrap_or(false),
+        field_validation: field_validation(q)?,
     })
 }
 
@@ -277,6 +280,13 @@ pub fn delete_params(q: &Query, content_type: Option<&str>, body: &[u8]) -> Resu
         return Ok(p);
     }
     let v = decode_object(content_type, body)?;
+    merge_delete_options(&mut p, &v)?;
+    Ok(p)
+}
+
+/// Merges a `DeleteOptions` body (`v`) into `p` (the body wins over the query, as
+/// kube-apiserver decodes the body over the query parameters).
+pub(crate) fn merge_delete_options(p: &mut DeleteParams, v: &Value) -> Result<()> {
     if !v.is_object() {
         return Err(errors::bad_request("DeleteOptions must be a JSON object"));
     }
@@ -305,7 +315,7 @@ pub fn delete_params(q: &Query, content_type: Option<&str>, body: &[u8]) -> Resu
                 .map_err(|e| errors::bad_request(format!("invalid preconditions: {e}")))?,
         );
     }
-    Ok(p)
+    Ok(())
 }
 
 fn method_not_allowed() -> errors::Error {
@@ -375,7 +385,15 @@ pub fn build(
         }
         (true, _, _) if rp.watch_prefix => Err(method_not_allowed()),
         // Object or subresource.
-        (true, _, &Method::GET) => Ok(call(Verb::Get, None)),
+        (true, _, &Method::GET) => match q.string("resourceVersion") {
+            Some(rv) if !rv.is_empty() => Ok(call(
+                Verb::GetWith(GetParams {
+                    resource_version: Some(rv),
+                }),
+                None,
+            )),
+            _ => Ok(call(Verb::Get, None)),
+        },
         (true, _, &Method::PUT) => Ok(call(Verb::Replace(post_params(q)?), Some(object()?))),
         (true, _, &Method::PATCH) => {
             let patch = decode_patch(content_type, body)?;
@@ -396,7 +414,7 @@ pub fn metrics_verb(action: &Action) -> &'static str {
     match action {
         Action::Watch { .. } => "WATCH",
         Action::Call(r) => match r.verb {
-            Verb::Get => "GET",
+            Verb::Get | Verb::GetWith(_) => "GET",
             Verb::List(_) => "LIST",
             Verb::Create(_) => "POST",
             Verb::Replace(_) => "PUT",
@@ -523,7 +541,8 @@ mod tests {
             r.verb,
             Verb::Create(PostParams {
                 dry_run: true,
-                field_manager: Some("kubectl-create".into())
+                field_manager: Some("kubectl-create".into()),
+                field_validation: Some(FieldValidation::Strict),
             })
         );
         assert_eq!(r.body, Some(json!({"kind":"ConfigMap"})));

@@ -13,9 +13,13 @@
 //! - [`reflector`]: the cache ([`reflector::Store`] readers, one [`reflector::Writer`]),
 //!   atomic replacement at each re-list, readiness, resourceVersion, change subscriptions.
 //! - [`informer`]: all of it together — one [`informer::Informer`] per kind, shared.
+//! - [`leader`]: leader election on a coordination.k8s.io Lease (client-go `leaderelection`).
+//! - [`events`]: the core/v1 Event recorder with client-go's deduplication and aggregation.
 
 pub mod backoff;
+pub mod events;
 pub mod informer;
+pub mod leader;
 pub mod reflector;
 pub mod watcher;
 

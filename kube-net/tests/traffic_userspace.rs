@@ -1,0 +1,63 @@
+//! Real traffic through the userspace backend in network namespaces (root; see common/).
+
+mod common;
+
+use common::*;
+use kube_net::userspace::{Userspace, UserspaceConfig};
+use kube_net::NetworkRules;
+
+#[tokio::test]
+async fn userspace_traffic_scenarios() {
+    let topo = Topology::new(3);
+    // The node's service CIDR is local, so the forwarders can bind the ClusterIPs.
+    topo.node
+        .ip(&["route", "add", "local", "10.96.0.0/16", "dev", "lo"]);
+    let mut us = Userspace::new(UserspaceConfig {
+        netns: Some(topo.node.path()),
+        ..UserspaceConfig::default()
+    })
+    .unwrap();
+    scenarios(&topo, &mut us).await;
+    assert!(us.listeners().is_empty(), "cleanup closes every listener");
+}
+
+#[tokio::test]
+async fn userspace_conformance() {
+    let topo = Topology::new(0);
+    topo.node
+        .ip(&["route", "add", "local", "10.96.0.0/16", "dev", "lo"]);
+    let mut us = Userspace::new(UserspaceConfig {
+        netns: Some(topo.node.path()),
+        ..UserspaceConfig::default()
+    })
+    .unwrap();
+    kube_net::testing::test_all(&mut us).await;
+}
+
+#[tokio::test]
+async fn userspace_falls_back_to_node_local_ports_when_the_vip_cannot_be_bound() {
+    let topo = Topology::new(2);
+    // No local route for the service CIDR here: 10.96.0.10 cannot be bound.
+    let mut us = Userspace::new(UserspaceConfig {
+        netns: Some(topo.node.path()),
+        ..UserspaceConfig::default()
+    })
+    .unwrap();
+    let svcs = vec![service("web", "10.96.0.10", 80, "TCP", None, false)];
+    let r = us
+        .sync(&desired(&svcs, &[slice("web", "TCP", &[0, 1])]))
+        .await
+        .unwrap();
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("cannot bind 10.96.0.10:80") && n.contains("node-local port")),
+        "{r:?}"
+    );
+    let l = us.listeners();
+    let local = l.values().next().unwrap()[0];
+    assert_eq!(local.ip().to_string(), "0.0.0.0");
+    let target = std::net::SocketAddrV4::new(NODE_IP, local.port());
+    assert_spread(&topo.tcp_spread(target, 20), &[0, 1], 4);
+    us.cleanup().await.unwrap();
+}

@@ -1,0 +1,346 @@
+//! Scheduler throughput on the shapes of Kubernetes' `test/integration/scheduler_perf`
+//! (performance-config.yaml): nodes are Node objects created through the in-process API on
+//! the embedded store, init pods are scheduled first, then the measured pods are created
+//! while the scheduler runs; binding goes through `pods/binding`.
+//!
+//! ```text
+//! cargo run --release -p kube-sched --example scheduler_perf [-- --workload SchedulingBasic --nodes 5000 --pods 10000 --init-pods 1000]
+//! ```
+//!
+//! Prints `bench <Workload> pods_per_s=… p99_ms=…` per workload (p99 of create → bound).
+//! PreemptionAsync runs a node agent that completes graceful deletions (the victims), as
+//! kubelets do.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use kube_api::{ApiServer, LocalClient};
+use kube_sched::scheduler::{DefaultScheduler, Scheduler, SchedulerConfig};
+use kube_store::embedded::EmbeddedStore;
+use kubox_core::api::core_v1::{Node, Pod};
+use kubox_core::api::scheduling_v1::PriorityClass;
+use kubox_core::client::{Api, Client, DeleteParams, Patch, PatchParams, PostParams};
+use kubox_core::runtime::backoff::sleep_fn;
+use kubox_core::runtime::{watcher, Change, Informer};
+use parking_lot::Mutex;
+use serde_json::{json, Value};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Workload {
+    SchedulingBasic,
+    SchedulingNodeAffinity,
+    SchedulingPodAntiAffinity,
+    SchedulingPodAffinity,
+    TopologySpreading,
+    PreemptionAsync,
+}
+
+const ALL: [Workload; 6] = [
+    Workload::SchedulingBasic,
+    Workload::SchedulingNodeAffinity,
+    Workload::SchedulingPodAntiAffinity,
+    Workload::SchedulingPodAffinity,
+    Workload::TopologySpreading,
+    Workload::PreemptionAsync,
+];
+
+impl Workload {
+    /// (nodes, init pods, measured pods) as in scheduler_perf's 5000-node cases.
+    fn shape(self) -> (usize, usize, usize) {
+        match self {
+            Workload::SchedulingBasic => (5000, 1000, 10000),
+            Workload::SchedulingNodeAffinity => (5000, 1000, 5000),
+            Workload::SchedulingPodAntiAffinity => (5000, 1000, 1000),
+            Workload::SchedulingPodAffinity => (5000, 1000, 5000),
+            Workload::TopologySpreading => (5000, 1000, 5000),
+            Workload::PreemptionAsync => (5000, 20000, 5000),
+        }
+    }
+    /// Kubernetes' published floor (pods/s).
+    fn floor(self) -> f64 {
+        match self {
+            Workload::SchedulingBasic => 680.0,
+            Workload::SchedulingNodeAffinity => 220.0,
+            Workload::SchedulingPodAntiAffinity => 60.0,
+            Workload::SchedulingPodAffinity => 35.0,
+            Workload::TopologySpreading => 85.0,
+            Workload::PreemptionAsync => 570.0,
+        }
+    }
+}
+
+fn node(i: usize, w: Workload) -> (Value, Value) {
+    let name = format!("node-{i}");
+    let mut labels = json!({"kubernetes.io/hostname": name});
+    match w {
+        Workload::SchedulingNodeAffinity | Workload::SchedulingPodAffinity => {
+            labels["topology.kubernetes.io/zone"] = json!("zone1");
+        }
+        Workload::TopologySpreading => {
+            labels["topology.kubernetes.io/zone"] = json!(format!("zone{}", i % 3));
+        }
+        _ => {}
+    }
+    let obj = json!({"metadata": {"name": name, "labels": labels}});
+    let status = json!({"status": {
+        "capacity": {"pods": "110", "cpu": "4", "memory": "32Gi"},
+        "allocatable": {"pods": "110", "cpu": "4", "memory": "32Gi"},
+        "conditions": [{"type": "Ready", "status": "True"}]}});
+    (obj, status)
+}
+
+fn container(cpu: &str, mem: &str) -> Value {
+    json!([{"name": "pause", "image": "registry.k8s.io/pause:3.10",
+        "resources": {"requests": {"cpu": cpu, "memory": mem}, "limits": {"cpu": cpu, "memory": mem}}}])
+}
+
+fn pod(name: &str, w: Workload, measured: bool) -> Value {
+    let default =
+        json!({"metadata": {"name": name}, "spec": {"containers": container("100m", "500Mi")}});
+    if !measured && w != Workload::PreemptionAsync {
+        return default;
+    }
+    match w {
+        Workload::SchedulingBasic => default,
+        Workload::SchedulingNodeAffinity => {
+            json!({"metadata": {"name": name}, "spec": {"containers": container("100m", "500Mi"),
+            "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                {"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["zone1", "zone2"]}]}]}}}}})
+        }
+        Workload::SchedulingPodAntiAffinity => {
+            json!({"metadata": {"name": name, "labels": {"color": "green"}}, "spec": {"containers": container("100m", "500Mi"),
+            "affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                {"labelSelector": {"matchExpressions": [{"key": "color", "operator": "In", "values": ["green"]}]}, "topologyKey": "kubernetes.io/hostname"}]}}}})
+        }
+        Workload::SchedulingPodAffinity => {
+            json!({"metadata": {"name": name, "labels": {"foo": ""}}, "spec": {"containers": container("100m", "500Mi"),
+            "affinity": {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                {"labelSelector": {"matchExpressions": [{"key": "foo", "operator": "In", "values": [""]}]}, "topologyKey": "topology.kubernetes.io/zone"}]}}}})
+        }
+        Workload::TopologySpreading => {
+            json!({"metadata": {"name": name, "labels": {"color": "blue"}}, "spec": {"containers": container("100m", "500Mi"),
+            "topologySpreadConstraints": [{"maxSkew": 5, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule",
+                "labelSelector": {"matchLabels": {"color": "blue"}}}]}})
+        }
+        Workload::PreemptionAsync => {
+            if measured {
+                json!({"metadata": {"name": name}, "spec": {"priorityClassName": "high", "containers": container("3000m", "500Mi")}})
+            } else {
+                json!({"metadata": {"name": name}, "spec": {"priorityClassName": "low", "containers": container("900m", "500Mi")}})
+            }
+        }
+    }
+}
+
+struct Tracker {
+    created: Mutex<HashMap<String, Instant>>,
+    bound: Mutex<HashMap<String, Instant>>,
+}
+
+async fn create_pods(
+    client: Arc<dyn Client>,
+    w: Workload,
+    prefix: &str,
+    n: usize,
+    measured: bool,
+    tracker: Arc<Tracker>,
+) {
+    let api: Api<Pod> = Api::namespaced(client, "default");
+    let par = 4;
+    let mut tasks = Vec::new();
+    for t in 0..par {
+        let api = api.clone();
+        let tracker = tracker.clone();
+        let prefix = prefix.to_string();
+        tasks.push(tokio::spawn(async move {
+            for i in (t..n).step_by(par) {
+                let name = format!("{prefix}-{i}");
+                let p: Pod = serde_json::from_value(pod(&name, w, measured)).expect("pod template");
+                tracker.created.lock().insert(name.clone(), Instant::now());
+                if let Err(e) = api.create(&PostParams::default(), &p).await {
+                    eprintln!("create {name}: {e}");
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+async fn wait_bound(tracker: &Tracker, prefix: &str, n: usize, timeout: Duration) -> bool {
+    let start = Instant::now();
+    loop {
+        let c = tracker
+            .bound
+            .lock()
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .count();
+        if c >= n {
+            return true;
+        }
+        if start.elapsed() > timeout {
+            eprintln!("timeout: {c}/{n} {prefix} pods bound");
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn run(w: Workload, nodes: usize, init: usize, measured: usize) -> anyhow::Result<()> {
+    let server = ApiServer::new(Arc::new(EmbeddedStore::in_memory()));
+    server.ensure_system_namespaces().await?;
+    let client = LocalClient::admin(server).into_client();
+    if w == Workload::PreemptionAsync {
+        let pcs: Api<PriorityClass> = Api::all(client.clone());
+        for (name, value) in [("low", 1), ("high", 10)] {
+            let pc: PriorityClass =
+                serde_json::from_value(json!({"metadata": {"name": name}, "value": value}))?;
+            pcs.create(&PostParams::default(), &pc).await?;
+        }
+    }
+    let napi: Api<Node> = Api::all(client.clone());
+    for i in 0..nodes {
+        let (obj, status) = node(i, w);
+        let n: Node = serde_json::from_value(obj)?;
+        napi.create(&PostParams::default(), &n).await?;
+        napi.patch_status(
+            &format!("node-{i}"),
+            &PatchParams::default(),
+            Patch::Merge(status),
+        )
+        .await?;
+    }
+    let tracker = Arc::new(Tracker {
+        created: Mutex::new(HashMap::new()),
+        bound: Mutex::new(HashMap::new()),
+    });
+    // Observer: records when each pod is bound; completes graceful deletions (node agent).
+    let (pods, driver) = Informer::<Pod>::new(
+        client.clone(),
+        None,
+        watcher::Config::default(),
+        sleep_fn(tokio::time::sleep),
+    );
+    let drv = tokio::spawn(driver.run());
+    let mut sub = pods.subscribe();
+    let t2 = tracker.clone();
+    let c2 = client.clone();
+    let obs = tokio::spawn(async move {
+        let api: Api<Pod> = Api::namespaced(c2, "default");
+        while let Some(ch) = sub.next().await {
+            if let Change::Added(p) | Change::Updated { new: p, .. } = ch {
+                let name = p.metadata.name.clone().unwrap_or_default();
+                if p.spec
+                    .as_ref()
+                    .and_then(|s| s.node_name.as_deref())
+                    .is_some_and(|n| !n.is_empty())
+                {
+                    t2.bound
+                        .lock()
+                        .entry(name.clone())
+                        .or_insert_with(Instant::now);
+                }
+                if p.metadata.deletion_timestamp.is_some() {
+                    let api = api.clone();
+                    tokio::spawn(async move {
+                        let dp = DeleteParams {
+                            grace_period_seconds: Some(0),
+                            ..Default::default()
+                        };
+                        let _ = api.delete(&name, &dp).await;
+                    });
+                }
+            }
+        }
+    });
+    let config = SchedulerConfig {
+        seed: Some(42),
+        ..Default::default()
+    };
+    let sched = DefaultScheduler::new(client.clone(), config);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(sched.clone().run(Box::pin(async move {
+        let _ = stop_rx.await;
+    })));
+    create_pods(client.clone(), w, "init", init, false, tracker.clone()).await;
+    if !wait_bound(&tracker, "init-", init, Duration::from_secs(600)).await {
+        anyhow::bail!("init pods not scheduled");
+    }
+    let start = Instant::now();
+    create_pods(
+        client.clone(),
+        w,
+        "measured",
+        measured,
+        true,
+        tracker.clone(),
+    )
+    .await;
+    let ok = wait_bound(&tracker, "measured-", measured, Duration::from_secs(900)).await;
+    let elapsed = start.elapsed();
+    let mut lat: Vec<f64> = {
+        let created = tracker.created.lock();
+        let bound = tracker.bound.lock();
+        bound
+            .iter()
+            .filter(|(k, _)| k.starts_with("measured-"))
+            .filter_map(|(k, b)| {
+                created
+                    .get(k)
+                    .map(|c| b.duration_since(*c).as_secs_f64() * 1000.0)
+            })
+            .collect()
+    };
+    lat.sort_by(|a, b| a.total_cmp(b));
+    let p = |q: f64| {
+        lat.get(((lat.len() as f64 * q).ceil() as usize).saturating_sub(1))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    let done = lat.len();
+    let pps = done as f64 / elapsed.as_secs_f64();
+    let m = sched.metrics();
+    println!(
+        "bench {:?} pods_per_s={:.0} p50_ms={:.1} p99_ms={:.1} nodes={} init_pods={} measured_pods={} bound={} complete={} floor_x10={:.0} attempts_scheduled={} attempts_unschedulable={} preemption_victims={}",
+        w, pps, p(0.5), p(0.99), nodes, init, measured, done, ok, w.floor() * 10.0, m.scheduled, m.unschedulable, m.preemption_victims
+    );
+    let _ = stop_tx.send(());
+    let _ = run.await;
+    obs.abort();
+    drv.abort();
+    Ok(())
+}
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let only = arg(&args, "--workload");
+    let scale = |a: &str| arg(&args, a).map(|v| v.parse::<usize>()).transpose();
+    let (nodes, pods, init) = (scale("--nodes")?, scale("--pods")?, scale("--init-pods")?);
+    for w in ALL {
+        if let Some(o) = &only {
+            if !format!("{w:?}").eq_ignore_ascii_case(o) {
+                continue;
+            }
+        }
+        let (n, i, m) = w.shape();
+        let n = nodes.unwrap_or(n);
+        let mut i = init.unwrap_or(i);
+        if w == Workload::PreemptionAsync && init.is_none() {
+            i = n * 4; // fill every node with 4 low-priority pods
+        }
+        run(w, n, i, pods.unwrap_or(m)).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,290 @@
+//! The scheduler cache: nodes and the pods on them, including **assumed** pods (scheduled
+//! but not yet bound) so that later cycles see their resources as used while binding runs
+//! asynchronously. Assumed pods never expire: the informer's Add of the bound pod confirms
+//! them, a failed binding forgets them (`durationToExpireAssumedPod = 0`).
+//!
+//! [`Cache::snapshot`] is O(1): the node list is an `Arc<Vec<Arc<NodeInfo>>>` updated by
+//! copy-on-write, so a cycle's snapshot shares everything that did not change.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use kubox_core::api::core_v1::Node;
+
+use crate::nodeinfo::{node_tree_order, NodeInfo, PodInfo, Snapshot};
+
+#[derive(Clone, Debug)]
+struct PodState {
+    info: Arc<PodInfo>,
+    node: String,
+    assumed: bool,
+}
+
+/// The cache.
+#[derive(Debug, Default)]
+pub struct Cache {
+    snapshot: Snapshot,
+    /// Node infos of nodes not (or no longer) in the cluster that still hold pods.
+    ghosts: HashMap<String, NodeInfo>,
+    pods: HashMap<String, PodState>,
+}
+
+impl Cache {
+    /// An empty cache.
+    pub fn new() -> Cache {
+        Cache::default()
+    }
+
+    fn with_node<R>(&mut self, name: &str, f: impl FnOnce(&mut NodeInfo) -> R) -> Option<R> {
+        if let Some(&i) = self.snapshot.index.get(name) {
+            let list = Arc::make_mut(&mut self.snapshot.nodes);
+            let ni = Arc::make_mut(&mut list[i]);
+            return Some(f(ni));
+        }
+        self.ghosts.get_mut(name).map(f)
+    }
+
+    fn rebuild(&mut self, nodes: Vec<Arc<NodeInfo>>) {
+        let ordered = node_tree_order(nodes);
+        self.snapshot.set_nodes(ordered);
+    }
+
+    /// Adds or updates a node.
+    pub fn upsert_node(&mut self, node: Arc<Node>) {
+        let name = node.metadata.name.clone().unwrap_or_default();
+        if let Some(&i) = self.snapshot.index.get(&name) {
+            let old_zone = crate::nodeinfo::zone_key(&self.snapshot.nodes[i]);
+            let old_images = self.snapshot.nodes[i].images.clone();
+            let list = Arc::make_mut(&mut self.snapshot.nodes);
+            Arc::make_mut(&mut list[i]).set_node(node);
+            let new_zone = crate::nodeinfo::zone_key(&list[i]);
+            if old_zone != new_zone || *old_images != *list[i].images {
+                let nodes = list.clone();
+                self.rebuild(nodes);
+            }
+            return;
+        }
+        let info = match self.ghosts.remove(&name) {
+            Some(mut g) => {
+                g.set_node(node);
+                g
+            }
+            None => NodeInfo::new(node),
+        };
+        let mut nodes: Vec<Arc<NodeInfo>> = self.snapshot.nodes.iter().cloned().collect();
+        nodes.push(Arc::new(info));
+        self.rebuild(nodes);
+    }
+
+    /// Adds many nodes at once (one rebuild).
+    pub fn upsert_nodes(&mut self, nodes: Vec<Arc<Node>>) {
+        let mut fresh = Vec::new();
+        for n in nodes {
+            let name = n.metadata.name.clone().unwrap_or_default();
+            if self.snapshot.index.contains_key(&name) {
+                self.upsert_node(n);
+            } else {
+                let info = match self.ghosts.remove(&name) {
+                    Some(mut g) => {
+                        g.set_node(n);
+                        g
+                    }
+                    None => NodeInfo::new(n),
+                };
+                fresh.push(Arc::new(info));
+            }
+        }
+        if !fresh.is_empty() {
+            let mut all: Vec<Arc<NodeInfo>> = self.snapshot.nodes.iter().cloned().collect();
+            all.extend(fresh);
+            self.rebuild(all);
+        }
+    }
+
+    /// Removes a node (its pods stay cached until they are deleted).
+    pub fn remove_node(&mut self, name: &str) {
+        let Some(&i) = self.snapshot.index.get(name) else {
+            return;
+        };
+        let mut nodes: Vec<Arc<NodeInfo>> = self.snapshot.nodes.iter().cloned().collect();
+        let ni = nodes.remove(i);
+        if !ni.pods.is_empty() {
+            self.ghosts.insert(name.to_string(), (*ni).clone());
+        }
+        self.rebuild(nodes);
+    }
+
+    /// Number of nodes.
+    pub fn node_count(&self) -> usize {
+        self.snapshot.nodes.len()
+    }
+
+    /// Whether the pod is assumed (scheduled, binding in flight).
+    pub fn is_assumed(&self, key: &str) -> bool {
+        self.pods.get(key).is_some_and(|p| p.assumed)
+    }
+
+    /// Whether the cache knows the pod on a node.
+    pub fn contains_pod(&self, key: &str) -> bool {
+        self.pods.contains_key(key)
+    }
+
+    fn place(&mut self, info: Arc<PodInfo>, node: &str) {
+        let placed = self.with_node(node, |ni| ni.add_pod(info.clone()));
+        if placed.is_none() {
+            // Pod on a node we have not seen (yet).
+            let mut g = NodeInfo::new(Arc::new(Node {
+                api_version: String::new(),
+                kind: String::new(),
+                metadata: kubox_core::meta::ObjectMeta {
+                    name: Some(node.to_string()),
+                    ..Default::default()
+                },
+                spec: None,
+                status: None,
+            }));
+            g.add_pod(info);
+            self.ghosts.insert(node.to_string(), g);
+        }
+    }
+
+    fn unplace(&mut self, key: &str, node: &str) {
+        self.with_node(node, |ni| ni.remove_pod(key));
+        if self.ghosts.get(node).is_some_and(|g| g.pods.is_empty()) {
+            self.ghosts.remove(node);
+        }
+    }
+
+    /// Assumes `info` runs on `node` (`AssumePod`).
+    pub fn assume(&mut self, info: Arc<PodInfo>, node: &str) {
+        let key = info.key.clone();
+        if let Some(old) = self.pods.remove(&key) {
+            self.unplace(&key, &old.node);
+        }
+        self.place(info.clone(), node);
+        self.pods.insert(
+            key,
+            PodState {
+                info,
+                node: node.to_string(),
+                assumed: true,
+            },
+        );
+    }
+
+    /// Forgets an assumed pod (binding failed).
+    pub fn forget(&mut self, key: &str) {
+        if self.pods.get(key).is_some_and(|p| p.assumed) {
+            let old = self.pods.remove(key).expect("checked");
+            self.unplace(key, &old.node);
+        }
+    }
+
+    /// Adds or updates a pod assigned to a node (from the informer); confirms an assumed pod.
+    pub fn upsert_pod(&mut self, info: Arc<PodInfo>) {
+        let node = info.node_name().to_string();
+        let key = info.key.clone();
+        if let Some(old) = self.pods.remove(&key) {
+            self.unplace(&key, &old.node);
+        }
+        self.place(info.clone(), &node);
+        self.pods.insert(
+            key,
+            PodState {
+                info,
+                node,
+                assumed: false,
+            },
+        );
+    }
+
+    /// Removes a pod.
+    pub fn remove_pod(&mut self, key: &str) -> Option<Arc<PodInfo>> {
+        let old = self.pods.remove(key)?;
+        self.unplace(key, &old.node);
+        Some(old.info)
+    }
+
+    /// The pod's cached info.
+    pub fn pod(&self, key: &str) -> Option<&Arc<PodInfo>> {
+        self.pods.get(key).map(|p| &p.info)
+    }
+
+    /// The snapshot for a cycle (cheap: shares the node list).
+    pub fn snapshot(&self) -> Snapshot {
+        self.snapshot.clone()
+    }
+
+    /// Replaces the cluster-wide side data of snapshots.
+    pub fn snapshot_mut(&mut self) -> &mut Snapshot {
+        &mut self.snapshot
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kubox_core::api::core_v1::Pod;
+    use serde_json::json;
+
+    fn node(name: &str, zone: &str) -> Arc<Node> {
+        Arc::new(
+            serde_json::from_value(
+                json!({"metadata": {"name": name, "labels": {"topology.kubernetes.io/zone": zone}},
+            "status": {"allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"}}}),
+            )
+            .unwrap(),
+        )
+    }
+    fn pod(name: &str, node: &str) -> Arc<PodInfo> {
+        let p: Pod = serde_json::from_value(json!({"metadata": {"name": name, "namespace": "d"},
+            "spec": {"nodeName": node, "containers": [{"name": "c", "resources": {"requests": {"cpu": "1"}}}]}})).unwrap();
+        Arc::new(PodInfo::new(Arc::new(p), 0))
+    }
+
+    #[test]
+    fn zones_interleave() {
+        let mut c = Cache::new();
+        c.upsert_nodes(vec![
+            node("a1", "a"),
+            node("a2", "a"),
+            node("b1", "b"),
+            node("b2", "b"),
+        ]);
+        let names: Vec<String> = c.snapshot().nodes.iter().map(|n| n.name.clone()).collect();
+        assert_eq!(names, ["a1", "b1", "a2", "b2"]);
+    }
+
+    #[test]
+    fn assume_confirm_forget() {
+        let mut c = Cache::new();
+        c.upsert_node(node("n", "a"));
+        let before = c.snapshot();
+        c.assume(pod("p", ""), "n");
+        assert!(c.is_assumed("d/p"));
+        assert_eq!(c.snapshot().get("n").unwrap().requested.milli_cpu, 1000);
+        // The earlier snapshot is unchanged (copy-on-write).
+        assert_eq!(before.get("n").unwrap().requested.milli_cpu, 0);
+        c.forget("d/p");
+        assert_eq!(c.snapshot().get("n").unwrap().requested.milli_cpu, 0);
+        c.assume(pod("p", ""), "n");
+        c.upsert_pod(pod("p", "n"));
+        assert!(!c.is_assumed("d/p"));
+        assert_eq!(c.snapshot().get("n").unwrap().pods.len(), 1);
+        c.forget("d/p"); // confirmed pods are not forgotten
+        assert_eq!(c.snapshot().get("n").unwrap().pods.len(), 1);
+        c.remove_pod("d/p");
+        assert_eq!(c.snapshot().get("n").unwrap().pods.len(), 0);
+    }
+
+    #[test]
+    fn pods_survive_node_removal() {
+        let mut c = Cache::new();
+        c.upsert_node(node("n", "a"));
+        c.upsert_pod(pod("p", "n"));
+        c.remove_node("n");
+        assert_eq!(c.node_count(), 0);
+        c.upsert_node(node("n", "a"));
+        assert_eq!(c.snapshot().get("n").unwrap().pods.len(), 1);
+    }
+}
