@@ -12,7 +12,54 @@
 //! | [`node`] | kubelet + container runtime | `kube-node` |
 //! | [`net`] | kube-proxy | `kube-net` |
 //!
-//! # Example
+//! and [`cluster`] composes them: [`Cluster::builder`] starts a whole cluster in one process
+//! (store, API server with HTTPS and an admin kubeconfig, scheduler, controllers, kubelets on
+//! the process, simulated or CRI runtime, the service proxy) and hands back a [`Cluster`]
+//! with an admin client and per-component shutdown.
+//!
+//! # Example: a cluster
+//!
+//! Five simulated nodes, a Deployment, and its pods Running:
+//!
+//! ```
+//! use kubox::core::api::apps_v1::Deployment;
+//! use kubox::core::api::core_v1::Pod;
+//! use kubox::core::client::{Api, ListParams, PostParams};
+//! use kubox::Cluster;
+//!
+//! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let cluster = Cluster::builder()
+//!     .store(kubox::cluster::StoreConfig::Memory)
+//!     .simulated_nodes(5)
+//!     .start()
+//!     .await?;
+//! let deployment: Deployment = serde_json::from_str(r#"{
+//!     "metadata": {"name": "web"},
+//!     "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+//!         "template": {"metadata": {"labels": {"app": "web"}},
+//!             "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}}}"#)?;
+//! Api::<Deployment>::namespaced(cluster.client(), "default")
+//!     .create(&PostParams::default(), &deployment)
+//!     .await?;
+//! let pods: Api<Pod> = Api::namespaced(cluster.client(), "default");
+//! let running = loop {
+//!     let list = pods.list(&ListParams::default()).await?;
+//!     let running = list.items.iter().filter(|p| {
+//!         p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+//!     });
+//!     if running.count() == 3 {
+//!         break list.items;
+//!     }
+//!     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+//! };
+//! assert!(running.iter().all(|p| p.spec.as_ref().unwrap().node_name.is_some()));
+//! cluster.shutdown().await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Example: the store alone
 //!
 //! ```
 //! use kubox::store::{embedded::EmbeddedStore, Store};

@@ -80,7 +80,10 @@ async fn fifty_simulated_nodes_run_a_deployment_of_200() {
     wait(30, "50 Ready nodes", || {
         let nodes = nodes.clone();
         async move {
-            let l = nodes.list(&ListParams::default()).await.map_err(|e| e.to_string())?;
+            let l = nodes
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| e.to_string())?;
             Ok(l.items.iter().filter(|n| node_ready(n)).count() == 50)
         }
     })
@@ -97,10 +100,7 @@ async fn fifty_simulated_nodes_run_a_deployment_of_200() {
     wait(60, "200 Running pods", || {
         let pods = pods.clone();
         async move {
-            let l = pods
-                .list(&web_pods())
-                .await
-                .map_err(|e| e.to_string())?;
+            let l = pods.list(&web_pods()).await.map_err(|e| e.to_string())?;
             let n = l.items.iter().filter(|p| running(p)).count();
             if n == 200 && l.items.len() == 200 {
                 Ok(true)
@@ -111,10 +111,7 @@ async fn fifty_simulated_nodes_run_a_deployment_of_200() {
     })
     .await;
     let ran = t.elapsed();
-    let l = pods
-        .list(&web_pods())
-        .await
-        .unwrap();
+    let l = pods.list(&web_pods()).await.unwrap();
     let mut per_node: BTreeMap<String, usize> = BTreeMap::new();
     for p in &l.items {
         let node = p.spec.as_ref().unwrap().node_name.clone().unwrap();
@@ -146,10 +143,7 @@ async fn fifty_simulated_nodes_run_a_deployment_of_200() {
     wait(60, "20 pods left", || {
         let pods = pods.clone();
         async move {
-            let l = pods
-                .list(&web_pods())
-                .await
-                .map_err(|e| e.to_string())?;
+            let l = pods.list(&web_pods()).await.map_err(|e| e.to_string())?;
             Ok(l.items.len() == 20 && l.items.iter().all(running))
         }
     })
@@ -186,11 +180,22 @@ async fn server_only_and_a_joining_node_set() {
         async move {
             let n = nodes.get("edge-1").await.map_err(|e| e.to_string())?;
             Ok(node_ready(&n)
-                && n.metadata.labels.as_ref().unwrap().get("tier").map(String::as_str)
+                && n.metadata
+                    .labels
+                    .as_ref()
+                    .unwrap()
+                    .get("tier")
+                    .map(String::as_str)
                     == Some("edge"))
         }
     })
     .await;
+    // Per-component shutdown: the node goes, its Node object stays.
+    let mut agent = agent;
+    assert!(agent.stop_node("edge-1").await.unwrap());
+    assert!(!agent.stop_node("edge-1").await.unwrap());
+    assert!(agent.node_names().is_empty());
+    assert!(nodes.get_opt("edge-1").await.unwrap().is_some());
     agent.shutdown().await.unwrap();
     server.shutdown().await.unwrap();
 }
@@ -224,4 +229,87 @@ async fn bad_settings_are_typed_errors() {
     let err = Cluster::builder().listen(addr).start().await.unwrap_err();
     assert!(matches!(err, Error::Listen { .. }), "{err}");
     assert!(err.to_string().contains(&addr.to_string()), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_joins_over_https_with_a_token() {
+    use kubox::api::UserInfo;
+    let server = Cluster::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .token(
+            "agent-token-0123456789",
+            UserInfo::new("kubox:agent", &["system:masters", "system:authenticated"]),
+        )
+        .kubelet_token("shared-kubelet-token")
+        .start()
+        .await
+        .unwrap();
+    let url = server.url().unwrap().to_string();
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    assert!(server.kubeconfig().unwrap().is_file());
+    assert_eq!(server.kubelet_token(), "shared-kubelet-token");
+    // A wrong token is refused.
+    let bad = kubox::cluster::join_client(&url, server.ca_pem().unwrap(), "nope").unwrap();
+    let err = Api::<Node>::all(bad)
+        .list(&ListParams::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), Some("Unauthorized"), "{err:?}");
+
+    let client =
+        kubox::cluster::join_client(&url, server.ca_pem().unwrap(), "agent-token-0123456789")
+            .unwrap();
+    let agent = Cluster::builder()
+        .join(client)
+        .kubelet_token("shared-kubelet-token")
+        .node(NodeSpec::simulated("remote-1"))
+        .proxy(ProxyMode::None)
+        .start()
+        .await
+        .unwrap();
+    let nodes: Api<Node> = Api::all(server.client());
+    wait(20, "remote-1 Ready through HTTPS", || {
+        let nodes = nodes.clone();
+        async move {
+            let n = nodes.get("remote-1").await.map_err(|e| e.to_string())?;
+            Ok(node_ready(&n))
+        }
+    })
+    .await;
+    agent.shutdown().await.unwrap();
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_dir_survives_a_restart() {
+    use kubox::cluster::StoreConfig;
+    use kubox::core::api::core_v1::ConfigMap;
+    let tmp = tempfile::tempdir().unwrap();
+    let start = || {
+        Cluster::builder()
+            .data_dir(tmp.path())
+            .store(StoreConfig::Embedded(tmp.path().join("store")))
+            .listen("127.0.0.1:0".parse().unwrap())
+            .node(NodeSpec::simulated("n1"))
+            .proxy(ProxyMode::None)
+            .start()
+    };
+    let first = start().await.unwrap();
+    let ca = first.ca_pem().unwrap().to_string();
+    let token = first.kubelet_token().to_string();
+    let cms: Api<ConfigMap> = Api::namespaced(first.client(), "default");
+    cms.create(&PostParams::default(), &ConfigMap::new("kept"))
+        .await
+        .unwrap();
+    drop(cms);
+    first.shutdown().await.unwrap();
+    assert!(tmp.path().join("admin.kubeconfig").is_file());
+
+    let second = start().await.unwrap();
+    assert_eq!(second.ca_pem().unwrap(), ca, "the PKI is reused");
+    assert_eq!(second.kubelet_token(), token);
+    let cms: Api<ConfigMap> = Api::namespaced(second.client(), "default");
+    assert!(cms.get_opt("kept").await.unwrap().is_some());
+    drop(cms);
+    second.shutdown().await.unwrap();
 }

@@ -2,10 +2,14 @@
 //! server over HTTPS proxying `pods/log` and `pods/exec` to a kubelet (process runtime, real
 //! `sh` processes) whose HTTP API is served over TLS with a bearer token.
 //!
-//! Exec is checked for 1.29 (with `KUBECTL_REMOTE_COMMAND_WEBSOCKETS=true`) to 1.33: those
-//! speak WebSocket `v5.channel.k8s.io`; 1.27/1.28 only speak SPDY/3.1 (not served here).
-//! The error paths the kubelet never sees (unscheduled pod, unknown container, a Node
-//! without an address, a kubelet that is down) are checked over raw HTTPS.
+//! Logs (every version): plain, `--tail`, `--limit-bytes`, `--timestamps`, `-f`, `--previous`
+//! (and the kubelet's error without a previous instance), `-c` with a wrong name, and the
+//! `kubectl.kubernetes.io/default-container` annotation. Exec over WebSocket
+//! `v5.channel.k8s.io`: 1.30 … 1.33, and 1.29 with `KUBECTL_REMOTE_COMMAND_WEBSOCKETS=true`
+//! (stdout, stderr, exit code 3, stdin piped to `cat`, a wrong container); 1.27/1.28 speak
+//! only SPDY/3.1, tested with the SPDY front (`kube-api/tests/spdy_kubectl.rs`). The errors
+//! the kubelet never sees (unscheduled pod, unknown pod or container, invalid options, a Node
+//! without an address, a kubelet that is down) are checked over raw HTTPS and kubectl.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +26,7 @@ use kube_node::kubelet::Kubelet;
 use kube_node::runtime::process::{
     NetworkConfig, NetworkMode, ProcessConfig, ProcessRuntime, ShimMode,
 };
+use kube_node::runtime::Runtime;
 use kube_node::server::{KubeletServer, StaticToken};
 use kube_store::embedded::EmbeddedStore;
 use kubox_core::api::core_v1::{Node, Pod};
@@ -72,6 +77,10 @@ struct Env {
     server: ApiServer,
     https: HttpClient,
     _api: http::Running,
+    runtime: ProcessRuntime,
+    /// The CA of the kubelet's serving certificate, and another one.
+    kubelet_ca: String,
+    other_ca: String,
     _kubelet_stop: tokio::sync::oneshot::Sender<()>,
     _server_stop: tokio::sync::oneshot::Sender<()>,
 }
@@ -194,7 +203,7 @@ async fn start() -> Env {
         let _ = stopped.await;
     }));
     let kubelet_pki = TlsAssets::load_or_generate(&tmp.path().join("kubelet-pki"), &[]).unwrap();
-    let kubelet_server = KubeletServer::new(Arc::new(runtime), NODE)
+    let kubelet_server = KubeletServer::new(Arc::new(runtime.clone()), NODE)
         .with_authenticator(Arc::new(StaticToken::new(KUBELET_TOKEN, "kube-apiserver")));
     let (server_stop, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let tls = kubelet_pki.server_config().unwrap();
@@ -214,6 +223,9 @@ async fn start() -> Env {
         server,
         https,
         _api: api,
+        runtime,
+        kubelet_ca: kubelet_pki.ca_pem.clone(),
+        other_ca: pki.ca_pem.clone(),
         _kubelet_stop: kubelet_stop,
         _server_stop: server_stop,
     }
@@ -271,7 +283,7 @@ async fn kubectl_logs_and_exec_through_the_kubelet() {
         c,
         serde_json::json!({"metadata": {"name": "ticker"}, "spec": {"nodeName": NODE,
         "containers": [{"name": "app", "image": "busybox", "command": ["sh", "-c",
-            "echo hello; i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done"]}]}}),
+            "echo hello; i=0; while [ $i -lt 120 ]; do echo tick $i; i=$((i+1)); sleep 1; done"]}]}}),
     )
     .await;
     create_pod(
@@ -279,6 +291,16 @@ async fn kubectl_logs_and_exec_through_the_kubelet() {
         serde_json::json!({"metadata": {"name": "crash"}, "spec": {"nodeName": NODE,
         "containers": [{"name": "c", "image": "busybox", "command": ["sh", "-c",
             "echo crashing; exit 3"]}]}}),
+    )
+    .await;
+    // Two containers; kubectl picks the one the annotation names.
+    create_pod(
+        c,
+        serde_json::json!({"metadata": {"name": "multi", "annotations":
+            {"kubectl.kubernetes.io/default-container": "second"}}, "spec": {"nodeName": NODE,
+        "containers": [
+            {"name": "first", "image": "busybox", "command": ["sh", "-c", "echo from first; exec sleep 120"]},
+            {"name": "second", "image": "busybox", "command": ["sh", "-c", "echo from second; exec sleep 120"]}]}}),
     )
     .await;
     create_pod(
@@ -289,6 +311,10 @@ async fn kubectl_logs_and_exec_through_the_kubelet() {
     .await;
     wait_for(20, "ticker running", || async {
         get_pod(c, "ticker").await.filter(running)
+    })
+    .await;
+    wait_for(20, "multi running", || async {
+        get_pod(c, "multi").await.filter(running)
     })
     .await;
     wait_for(30, "crash restarted once", || async {
@@ -341,6 +367,18 @@ async fn kubectl_logs_and_exec_through_the_kubelet() {
                 && out.stdout.lines().count() == 1
                 && out.stdout.starts_with("tick "),
             "{v} logs --tail=1: {out}"
+        );
+        let out = env
+            .run(&bin, &["logs", "ticker", "--limit-bytes=3"], &[], "")
+            .await;
+        assert!(
+            out.code == Some(0) && out.stdout == "hel",
+            "{v} logs --limit-bytes=3: {out}"
+        );
+        let out = env.run(&bin, &["logs", "multi"], &[], "").await;
+        assert!(
+            out.code == Some(0) && out.stdout == "from second\n",
+            "{v} logs of the default container: {out}"
         );
         let out = env
             .run(&bin, &["logs", "ticker", "--timestamps"], &[], "")
@@ -439,6 +477,60 @@ async fn kubectl_logs_and_exec_through_the_kubelet() {
         );
     }
 
+    // The kubelet client's TLS and credentials, with more servers over the same store.
+    let logs_via = |cfg: KubeletClientConfig, opts: PodLogOptions| {
+        let server = ApiServer::builder(env.server.store().clone())
+            .kubelet_client(cfg)
+            .build();
+        async move {
+            let mut s = server
+                .pod_logs(&UserInfo::admin(), "default", "ticker", &opts)
+                .await?;
+            let mut text = Vec::new();
+            while let Some(chunk) = futures::StreamExt::next(&mut s).await {
+                text.extend_from_slice(&chunk.unwrap());
+            }
+            Ok::<_, kube_api::Error>(String::from_utf8(text).unwrap())
+        }
+    };
+    let verify = |ca: &str| {
+        KubeletClientConfig::new()
+            .with_token(KUBELET_TOKEN)
+            .with_certificate_authority(ca)
+            .unwrap()
+    };
+    let text = logs_via(verify(&env.kubelet_ca), PodLogOptions::default())
+        .await
+        .unwrap();
+    assert!(text.starts_with("hello\n"), "{text}");
+    let e = logs_via(verify(&env.other_ca), PodLogOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), 500, "{e}");
+    assert!(e.message().contains("tls: invalid peer certificate"), "{e}");
+    let skip = PodLogOptions {
+        insecure_skip_tls_verify_backend: true,
+        ..Default::default()
+    };
+    assert!(logs_via(verify(&env.other_ca), skip)
+        .await
+        .unwrap()
+        .starts_with("hello\n"));
+    let e = logs_via(
+        KubeletClientConfig::new().with_token("wrong"),
+        PodLogOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        (e.code(), e.reason(), e.message()),
+        (
+            401,
+            "Unauthorized",
+            "the server has asked for the client to provide credentials ( pods/log ticker)"
+        )
+    );
+
     // Errors the kubelet never sees, over raw HTTPS.
     let get = |path: &str| {
         let https = &env.https;
@@ -501,10 +593,7 @@ async fn kubectl_logs_and_exec_through_the_kubelet() {
     // A node without a usable address, then a kubelet that is down.
     let nodes: Api<Node> = Api::all(c.clone());
     for (name, status) in [
-        (
-            "bare",
-            serde_json::json!({"addresses": [{"type": "Hostname", "address": "bare"}]}),
-        ),
+        ("bare", serde_json::json!({"addresses": []})),
         (
             "down",
             serde_json::json!({"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
@@ -530,7 +619,7 @@ async fn kubectl_logs_and_exec_through_the_kubelet() {
     assert_eq!(code, 500, "{body}");
     assert_eq!(
         body["message"],
-        "no preferred addresses found; known addresses: [{Hostname bare}]"
+        "no preferred addresses found; known addresses: []"
     );
     let (code, _, body) = get("/api/v1/namespaces/default/pods/on-down/log").await;
     assert_eq!(code, 500, "{body}");
@@ -538,4 +627,35 @@ async fn kubectl_logs_and_exec_through_the_kubelet() {
         body["message"],
         "Get \"https://127.0.0.1:1/containerLogs/default/on-down/app\": dial tcp 127.0.0.1:1: connect: connection refused"
     );
+    // Exec on the down kubelet: the dial error, whether kubectl's WebSocket attempt or its
+    // SPDY fallback reports it.
+    let out = env
+        .run(
+            &dir.join("kubectl.1.33"),
+            &["exec", "on-down", "--", "true"],
+            &[],
+            "",
+        )
+        .await;
+    assert!(
+        out.code != Some(0)
+            && out.stderr.contains(
+                "error dialing backend: dial tcp 127.0.0.1:1: connect: connection refused"
+            ),
+        "kubectl 1.33 exec on a down kubelet: {out}"
+    );
+    // The containers are host processes (no shim, no cgroup): stop them. They also end on
+    // their own within two minutes should an assertion above fail.
+    drop(env._kubelet_stop);
+    let all = env
+        .runtime
+        .list_containers(&Default::default())
+        .await
+        .unwrap();
+    for ctr in all {
+        let _ = env
+            .runtime
+            .stop_container(&ctr.id, Duration::from_secs(1))
+            .await;
+    }
 }

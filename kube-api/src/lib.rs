@@ -16,7 +16,13 @@
 //!   concurrency and internal retries, patch (merge, JSON, strategic merge, server-side apply
 //!   with managedFields, all from kubox-core's `patch`), graceful delete with finalizers and
 //!   propagation policies, delete-collection, and the `status`, `scale`, `binding` and
-//!   namespace `finalize` subresources (`log`, `exec`, `eviction`… answer 501 for now).
+//!   namespace `finalize` subresources (`attach`, `portforward`, `proxy`… answer 501).
+//! - [`proxy`]: `pods/log` and `pods/exec` proxied to the kubelet (HTTPS with a bearer token,
+//!   [`KubeletClientConfig`]): log streams, exec WebSocket relays, the kubelet's errors as
+//!   `Status`; [`ApiServer::pod_logs`] reads a log in process.
+//! - [`spdy`]: the SPDY/3.1 side of `pods/exec` for kubectl 1.27–1.29 (and 1.30+'s
+//!   fallback): upgrade handshake, frames with zlib header compression, the session as the
+//!   same channel frames the WebSocket relay uses.
 //! - [`watch`]: Kubernetes watch semantics over [`kube_store::Store::watch`] (initial events,
 //!   resume, 410, selector transitions, bookmarks, initial-events-end, timeouts).
 //! - [`errors`]: every failure as a Kubernetes `Status` with kube-apiserver's reason, code and
@@ -82,8 +88,8 @@ pub mod kubeconfig;
 pub mod metrics;
 pub mod openapi;
 pub mod protobuf;
-pub mod spdy;
 pub mod proxy;
+pub mod spdy;
 pub mod table;
 pub mod tls;
 pub mod tokens;
@@ -100,6 +106,6 @@ mod typed;
 pub use auth::UserInfo;
 pub use client::LocalClient;
 pub use errors::{Error, Result};
-pub use server::{ApiServer, BackgroundTasks, Builder, Response};
 pub use proxy::{KubeletClientConfig, PodLogOptions};
+pub use server::{ApiServer, BackgroundTasks, Builder, Response};
 pub use watch::WatchStream;

@@ -18,7 +18,7 @@
 //!    container, else 400 `a container name must be specified for pod y, choose one of:
 //!    [a b]` (init, app and ephemeral containers, as Kubernetes lists them). The
 //!    `kubectl.kubernetes.io/default-container` annotation is kubectl's business, not the
-//!    server's: kubectl reads it and always sends `container=`, as against kube-apiserver.
+//!    server's: kubectl reads it and sends `container=`, as it does to kube-apiserver.
 //! 4. **Node**: a pod without `spec.nodeName` has an empty log (200, no body, as
 //!    kube-apiserver's nil location) and cannot exec (400 `pod x does not have a host
 //!    assigned`). The Node gives the address — the first of
@@ -45,8 +45,9 @@
 //! `ExitCode` cause), 4 resize (`{"Width":…,"Height":…}`), 255 close (payload `[0]`: the
 //! client closed stdin). The WebSocket front (`v5.channel.k8s.io`, `v4.channel.k8s.io`,
 //! here) and the SPDY/3.1 front (`crate::spdy`) both turn their wire format into these
-//! frames; the kubelet side always speaks WebSocket. A front does, in [`serve_http`]'s exec
-//! branch:
+//! frames; the kubelet side always speaks WebSocket (`v5`, so a client's stdin close
+//! reaches the command). The flow, in `serve_exec` (the SPDY front's `crate::spdy::serve_exec`
+//! takes over after `exec_target` when the request says `Upgrade: SPDY/3.1`):
 //!
 //! ```text
 //! let target = exec_target(server, user, method, ns, pod, &query).await?; // authz, pod, node
@@ -61,8 +62,9 @@
 //!   stdin stream's FIN); dropping the sender means the client went away, and the kubelet
 //!   session is closed.
 //! - `to_client`: what the kubelet sends (`(1, …)`, `(2, …)`, then `(3, status)` last).
-//!   [`relay_exec`] drops it when the kubelet ends the session: the front then closes the
-//!   client connection.
+//!   `relay_exec` drops it when the kubelet ends the session: the front then closes the
+//!   client connection (WebSocket: a close frame with code 1000, which client-go needs to
+//!   end its streams with EOF).
 
 use crate::auth::UserInfo;
 use crate::errors::{self, FieldError, Result};
@@ -83,7 +85,8 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_rustls::client::TlsStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
@@ -302,6 +305,9 @@ pub struct PodLogOptions {
     pub tail_lines: Option<i64>,
     /// `limitBytes`: stop after about this many bytes (> 0).
     pub limit_bytes: Option<i64>,
+    /// `insecureSkipTLSVerifyBackend`: don't verify the kubelet's serving certificate even
+    /// when [`KubeletClientConfig`] has a CA.
+    pub insecure_skip_tls_verify_backend: bool,
 }
 
 /// The first value of `key` (Go's query-parameter conversion reads `values[0]`).
@@ -350,6 +356,7 @@ impl PodLogOptions {
             since_time,
             tail_lines: go_int(q, "tailLines")?,
             limit_bytes: go_int(q, "limitBytes")?,
+            insecure_skip_tls_verify_backend: go_bool(q, "insecureSkipTLSVerifyBackend"),
         })
     }
 
@@ -550,8 +557,20 @@ async fn node_endpoint(
                 .collect()
         })
         .unwrap_or_default();
-    let host = cfg
-        .preferred_address_types
+    let host = preferred_address(&cfg.preferred_address_types, &addresses)?;
+    let port = node
+        .pointer("/status/daemonEndpoints/kubeletEndpoint/Port")
+        .and_then(Value::as_i64)
+        .and_then(|p| u16::try_from(p).ok())
+        .filter(|p| *p > 0)
+        .unwrap_or(cfg.default_port);
+    Ok((host, port))
+}
+
+/// `GetPreferredNodeAddress`: the first address of the first preferred type present, else
+/// 500 `no preferred addresses found; known addresses: [{Type address} …]`.
+fn preferred_address(types: &[String], addresses: &[(String, String)]) -> Result<String> {
+    types
         .iter()
         .find_map(|t| addresses.iter().find(|(ty, _)| ty == t).map(|(_, a)| a))
         .cloned()
@@ -568,14 +587,7 @@ async fn node_endpoint(
                     known.join(" ")
                 ),
             )
-        })?;
-    let port = node
-        .pointer("/status/daemonEndpoints/kubeletEndpoint/Port")
-        .and_then(Value::as_i64)
-        .and_then(|p| u16::try_from(p).ok())
-        .filter(|p| *p > 0)
-        .unwrap_or(cfg.default_port);
-    Ok((host, port))
+        })
 }
 
 /// Where a pod's container runs: the container's name and the kubelet's address (`None`
@@ -631,6 +643,13 @@ fn dial_error(addr: &str, e: &std::io::Error) -> String {
         K::ConnectionRefused => format!("dial tcp {addr}: connect: connection refused"),
         K::TimedOut => format!("dial tcp {addr}: i/o timeout"),
         K::ConnectionReset => format!("dial tcp {addr}: connect: connection reset by peer"),
+        _ if e.to_string().contains("lookup") => {
+            let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+            format!(
+                "dial tcp: lookup {}: no such host",
+                host.trim_matches(['[', ']'])
+            )
+        }
         _ => format!("dial tcp {addr}: {e}"),
     }
 }
@@ -746,7 +765,11 @@ pub(crate) async fn open_logs(
         // Not scheduled: kube-apiserver's nil location streams nothing.
         return Ok(Box::pin(futures::stream::empty()));
     };
-    let cfg = server.kubelet_client_config();
+    let mut cfg = server.kubelet_client_config().clone();
+    if opts.insecure_skip_tls_verify_backend {
+        cfg.roots = None;
+    }
+    let cfg = &cfg;
     let path = format!(
         "/containerLogs/{}/{}/{}",
         percent_encode(namespace),
@@ -818,15 +841,18 @@ impl ApiServer {
     }
 }
 
-/// The whole log with the default options (the in-process `GET pods/{name}/log` through
-/// [`ApiServer::serve`], which has no query), as a JSON string.
-pub(crate) async fn log_text(server: &ApiServer, namespace: &str, name: &str) -> Result<Value> {
-    let mut stream = open_logs(server, namespace, name, &PodLogOptions::default()).await?;
-    let mut out = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        out.extend_from_slice(&chunk.map_err(errors::internal)?);
-    }
-    Ok(Value::String(String::from_utf8_lossy(&out).into_owned()))
+/// 501 for `pods/log` and `pods/exec` through [`ApiServer::serve`]: a one-shot JSON request
+/// carries neither the log options nor a connection to upgrade; logs are read with
+/// [`ApiServer::pod_logs`] in process, both over HTTP.
+pub(crate) fn not_a_stream(plural: &str, sub: &str) -> errors::Error {
+    errors::new(
+        501,
+        "NotImplemented",
+        format!(
+            "{plural}/{sub} is a stream: use the HTTP API (kubectl) or ApiServer::pod_logs, \
+             not a one-shot request"
+        ),
+    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1019,6 +1045,13 @@ async fn serve_websocket(upgraded: hyper::upgrade::Upgraded, kubelet: KubeletExe
             break;
         }
     }
+    // A normal closure (1000): client-go's WebSocket reader ends its streams with EOF only
+    // for that code (a bare close frame, 1005, fails the error stream).
+    let close = CloseFrame {
+        code: CloseCode::Normal,
+        reason: "".into(),
+    };
+    let _ = sink.send(Message::Close(Some(close))).await;
     let _ = sink.close().await;
     // Let the client answer the close frame, then stop reading.
     let _ = tokio::time::timeout(Duration::from_secs(5), reader).await;
@@ -1060,8 +1093,11 @@ async fn serve_exec(
     let q = Query::parse(parts.uri.query());
     let target = exec_target(server, user, &parts.method, namespace, name, &q).await?;
     let headers = &parts.headers;
-    // The SPDY/3.1 front (`Upgrade: SPDY/3.1`, POST) plugs in here: it answers with its own
-    // 101 after `connect_exec(&target)` and relays with `relay_exec`.
+    // The SPDY/3.1 front (`Upgrade: SPDY/3.1`, POST): it answers with its own 101 after
+    // `connect_exec(&target)` and relays with `relay_exec`.
+    if crate::spdy::is_upgrade_request(headers) {
+        return crate::spdy::serve_exec(&target, parts, on_upgrade).await;
+    }
     if !header_has(headers, header::UPGRADE, "websocket") {
         return Err(upgrade_required());
     }
@@ -1150,24 +1186,6 @@ pub(crate) async fn serve_http(
         }
         _ => None,
     }
-}
-
-/// `pods/exec` through [`ApiServer::serve`] (no connection to upgrade): authorized and
-/// located as over HTTP, then 400 `Upgrade request required`.
-pub(crate) async fn exec_without_upgrade(
-    server: &ApiServer,
-    namespace: &str,
-    name: &str,
-) -> Result<Value> {
-    let q = Query::default();
-    let opts = ExecOptions::from_query(&q);
-    let loc = locate(server, namespace, name, opts.container.as_deref()).await?;
-    if loc.kubelet.is_none() {
-        return Err(errors::bad_request(format!(
-            "pod {name} does not have a host assigned"
-        )));
-    }
-    Err(upgrade_required())
 }
 
 #[cfg(test)]
@@ -1349,6 +1367,307 @@ mod tests {
         assert!(KubeletClientConfig::new()
             .with_certificate_authority("not pem")
             .is_err());
+    }
+
+    #[test]
+    fn preferred_addresses() {
+        let addrs: Vec<(String, String)> = [("Hostname", "n1"), ("InternalIP", "10.0.0.5")]
+            .iter()
+            .map(|(t, a)| (t.to_string(), a.to_string()))
+            .collect();
+        let ours = KubeletClientConfig::new().preferred_address_types;
+        assert_eq!(preferred_address(&ours, &addrs).unwrap(), "10.0.0.5");
+        let k8s: Vec<String> = KUBERNETES_PREFERRED_ADDRESS_TYPES
+            .map(String::from)
+            .to_vec();
+        assert_eq!(preferred_address(&k8s, &addrs).unwrap(), "n1");
+        let e = preferred_address(&["ExternalIP".to_string()], &addrs).unwrap_err();
+        assert_eq!(
+            (e.code(), e.message()),
+            (
+                500,
+                "no preferred addresses found; known addresses: [{Hostname n1} {InternalIP 10.0.0.5}]"
+            )
+        );
+    }
+
+    /// Allows `verbs` on pod subresources, everything else.
+    struct Only(&'static [&'static str]);
+
+    #[async_trait::async_trait]
+    impl crate::auth::Authorizer for Only {
+        async fn authorize(&self, a: &crate::auth::Attributes<'_>) -> crate::auth::Decision {
+            if a.subresource.is_empty() || self.0.contains(&a.verb) {
+                crate::auth::Decision::Allow
+            } else {
+                crate::auth::Decision::NoOpinion(String::new())
+            }
+        }
+    }
+
+    fn closed_port() -> u16 {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    }
+
+    async fn cluster(authorizer: Arc<dyn crate::auth::Authorizer>, port: u16) -> ApiServer {
+        let server = ApiServer::builder(Arc::new(kube_store::embedded::EmbeddedStore::in_memory()))
+            .authorizer(authorizer)
+            .kubelet_client(KubeletClientConfig {
+                default_port: port,
+                ..KubeletClientConfig::new().with_token("t")
+            })
+            .build();
+        server.ensure_system_namespaces().await.unwrap();
+        let admin = UserInfo::admin();
+        let create = |resource: &str, ns: Option<&str>, body: Value| kubox_core::client::Request {
+            resource: kubox_core::client::GroupVersionResource {
+                group: String::new(),
+                version: "v1".into(),
+                resource: resource.into(),
+            },
+            namespace: ns.map(str::to_string),
+            name: None,
+            subresource: None,
+            verb: kubox_core::client::Verb::Create(Default::default()),
+            body: Some(body),
+        };
+        for (name, addresses) in [
+            ("bare", json!([])),
+            (
+                "down",
+                json!([{"type": "InternalIP", "address": "127.0.0.1"}]),
+            ),
+        ] {
+            let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+                              "status": {"addresses": addresses}});
+            server
+                .handle(&admin, create("nodes", None, node))
+                .await
+                .unwrap();
+        }
+        for (name, node) in [("pending", ""), ("on-bare", "bare"), ("on-down", "down")] {
+            let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+                "spec": {"nodeName": node, "containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "x"}]}});
+            server
+                .handle(&admin, create("pods", Some("default"), pod))
+                .await
+                .unwrap();
+        }
+        server
+    }
+
+    async fn read_all(mut s: LogStream) -> String {
+        let mut out = Vec::new();
+        while let Some(chunk) = s.next().await {
+            out.extend_from_slice(&chunk.unwrap());
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    #[tokio::test]
+    async fn log_errors_in_process() {
+        let port = closed_port();
+        let server = cluster(Arc::new(crate::auth::AllowAll), port).await;
+        let admin = UserInfo::admin();
+        let opts = |c: &str| PodLogOptions {
+            container: Some(c.to_string()),
+            ..Default::default()
+        };
+        let logs = |name: &'static str, o: PodLogOptions| {
+            let server = server.clone();
+            let admin = admin.clone();
+            async move { server.pod_logs(&admin, "default", name, &o).await }
+        };
+        // Not scheduled: an empty log.
+        assert_eq!(
+            read_all(logs("pending", opts("a")).await.unwrap()).await,
+            ""
+        );
+        // Container checks come first.
+        let e = logs("pending", PodLogOptions::default())
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(
+            e.message(),
+            "a container name must be specified for pod pending, choose one of: [a b]"
+        );
+        let e = logs("on-down", opts("c")).await.err().unwrap();
+        assert_eq!(
+            (e.code(), e.message()),
+            (400, "container c is not valid for pod on-down")
+        );
+        let e = logs("nope", opts("a")).await.err().unwrap();
+        assert_eq!((e.code(), e.message()), (404, "pods \"nope\" not found"));
+        let bad = PodLogOptions {
+            tail_lines: Some(-1),
+            ..opts("a")
+        };
+        assert_eq!(logs("on-down", bad).await.err().unwrap().code(), 422);
+        // The node: no address, then nobody listening at the default port.
+        let e = logs("on-bare", opts("a")).await.err().unwrap();
+        assert_eq!(
+            (e.code(), e.message()),
+            (500, "no preferred addresses found; known addresses: []")
+        );
+        let e = logs("on-down", opts("b")).await.err().unwrap();
+        assert_eq!(e.code(), 500);
+        assert_eq!(
+            e.message(),
+            format!(
+                "Get \"https://127.0.0.1:{port}/containerLogs/default/on-down/b\": \
+                 dial tcp 127.0.0.1:{port}: connect: connection refused"
+            )
+        );
+        // In process through `serve`: a stream is not a one-shot request.
+        let mut req = kubox_core::client::Request {
+            resource: kubox_core::client::GroupVersionResource {
+                group: String::new(),
+                version: "v1".into(),
+                resource: "pods".into(),
+            },
+            namespace: Some("default".into()),
+            name: Some("on-down".into()),
+            subresource: Some("log".into()),
+            verb: kubox_core::client::Verb::Get,
+            body: None,
+        };
+        assert_eq!(
+            server.handle(&admin, req.clone()).await.unwrap_err().code(),
+            501
+        );
+        req.subresource = Some("exec".into());
+        req.verb = kubox_core::client::Verb::Create(Default::default());
+        assert_eq!(server.handle(&admin, req).await.unwrap_err().code(), 501);
+    }
+
+    #[tokio::test]
+    async fn exec_needs_create_even_for_a_websocket_get() {
+        let port = closed_port();
+        let q = Query::parse(Some("command=true&container=a&stdout=true"));
+        let user = UserInfo::new("dev", &["system:authenticated"]);
+        // `get` alone: the WebSocket GET still needs `create`.
+        let server = cluster(Arc::new(Only(&["get"])), port).await;
+        for m in [Method::GET, Method::POST] {
+            let e = exec_target(&server, &user, &m, "default", "on-down", &q)
+                .await
+                .unwrap_err();
+            assert_eq!(e.code(), 403, "{m}");
+            assert!(
+                e.message()
+                    .contains(r#"User "dev" cannot create resource "pods/exec""#),
+                "{}",
+                e.message()
+            );
+        }
+        // `create` alone: POST (SPDY) is fine, the WebSocket GET is not.
+        let server = cluster(Arc::new(Only(&["create"])), port).await;
+        let e = exec_target(&server, &user, &Method::GET, "default", "on-down", &q)
+            .await
+            .unwrap_err();
+        assert!(e.message().contains("cannot get resource \"pods/exec\""));
+        let t = exec_target(&server, &user, &Method::POST, "default", "on-down", &q)
+            .await
+            .unwrap();
+        assert_eq!(
+            t.path_and_query,
+            "/exec/default/on-down/a?command=true&output=1"
+        );
+        assert_eq!((t.host.as_str(), t.port), ("127.0.0.1", port));
+        let e = connect_exec(&t).await.unwrap_err();
+        assert!(e.message().starts_with("error dialing backend: dial tcp"));
+        // Both: located; a pod without a node cannot exec.
+        let server = cluster(Arc::new(Only(&["get", "create"])), port).await;
+        let e = exec_target(&server, &user, &Method::GET, "default", "pending", &q)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.code(), e.message()),
+            (400, "pod pending does not have a host assigned")
+        );
+        // Logs need `get` on pods/log.
+        let server = cluster(Arc::new(Only(&["create"])), port).await;
+        let e = server
+            .pod_logs(&user, "default", "pending", &PodLogOptions::default())
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(e.code(), 403);
+        assert!(e.message().contains("cannot get resource \"pods/log\""));
+    }
+
+    #[tokio::test]
+    async fn exec_upgrades_are_checked_before_dialling() {
+        let port = closed_port();
+        let server = cluster(Arc::new(crate::auth::AllowAll), port).await;
+        let admin = UserInfo::admin();
+        let path = "/api/v1/namespaces/default/pods/on-down/exec?command=true&container=a&stdout=1";
+        let rp = crate::http::route::parse_resource_path(path.split('?').next().unwrap())
+            .unwrap()
+            .unwrap();
+        let call = |headers: &[(&'static str, &'static str)]| {
+            let mut b = http::Request::get(path);
+            for (k, v) in headers {
+                b = b.header(*k, *v);
+            }
+            let (parts, ()) = b.body(()).unwrap().into_parts();
+            let (server, admin, rp) = (server.clone(), admin.clone(), rp.clone());
+            async move {
+                serve_http(&server, &admin, &rp, &parts, None)
+                    .await
+                    .unwrap()
+                    .unwrap_err()
+            }
+        };
+        let e = call(&[]).await;
+        assert_eq!((e.code(), e.message()), (400, "Upgrade request required"));
+        let ws = [
+            ("connection", "Upgrade"),
+            ("upgrade", "websocket"),
+            ("sec-websocket-version", "13"),
+            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ];
+        let mut base64 = ws.to_vec();
+        base64.push(("sec-websocket-protocol", "base64.channel.k8s.io"));
+        let e = call(&base64).await;
+        assert_eq!(
+            (e.code(), e.message()),
+            (
+                400,
+                "requested protocol(s) are not supported: [base64.channel.k8s.io]; \
+                 supports [v5.channel.k8s.io v4.channel.k8s.io]"
+            )
+        );
+        let mut v5 = ws.to_vec();
+        v5.push(("sec-websocket-protocol", "v5.channel.k8s.io"));
+        // No connection to upgrade (HTTP/2, or in process).
+        let e = call(&v5).await;
+        assert_eq!((e.code(), e.message()), (400, "Upgrade request required"));
+    }
+
+    #[tokio::test]
+    async fn a_kubelet_that_is_down_is_a_dial_error() {
+        // A port nothing listens on.
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let target = ExecTarget {
+            host: "127.0.0.1".into(),
+            port,
+            path_and_query: "/exec/default/p/c?command=true&output=1".into(),
+            pod: "p".into(),
+            cfg: KubeletClientConfig::new().with_token("t"),
+        };
+        let e = connect_exec(&target).await.unwrap_err();
+        assert_eq!((e.code(), e.reason()), (500, ""));
+        assert_eq!(
+            e.message(),
+            format!(
+                "error dialing backend: dial tcp 127.0.0.1:{port}: connect: connection refused"
+            )
+        );
     }
 
     #[test]

@@ -513,9 +513,9 @@ impl ApiServer {
             }
             (Verb::Delete(p), "") => ok(rest.delete(&c, name, p).await?.body),
             (Verb::DeleteCollection(dp, lp), "") => ok(rest.delete_collection(&c, dp, lp).await?),
-            (Verb::Get | Verb::GetWith(_), "log") => ok(crate::proxy::log_text(self, ns.unwrap_or(""), name).await?),
-            (_, "exec") => ok(crate::proxy::exec_without_upgrade(self, ns.unwrap_or(""), name).await?),
-            (_, "log" | "attach" | "portforward" | "proxy") => {
+            // Streams: over HTTP (`crate::proxy`), or `ApiServer::pod_logs` in process.
+            (_, "log" | "exec") => Err(crate::proxy::not_a_stream(info.plural, sub)),
+            (_, "attach" | "portforward" | "proxy") => {
                 Err(errors::not_implemented(&format!("{}/{sub}", info.plural)))
             }
             (_, "ephemeralcontainers" | "resize" | "token") => {

@@ -1,11 +1,13 @@
 //! A Deployment scaled from 0 to 10,000 replicas on simulated nodes.
 //!
-//! `cargo run --release -p kube-ctrl --example scale_bench`
+//! `cargo run --release -p kube-ctrl --example scale_bench [-- --replicas N --nodes M]`
+//! (defaults: 10,000 replicas on 100 nodes; a smaller `--replicas` is a quick smoke run).
 //!
 //! The controller manager (deployment + replicaset controllers) runs over a counting
 //! wrapper of the in-process client; a stand-in kubelet (over its own, uncounted client)
 //! binds every new pod to one of 100 simulated nodes and marks it Running and Ready.
-//! Prints `bench deployment_10k seconds=… api_writes_per_pod=…`.
+//! Prints `bench deployment_10k seconds=… api_writes_per_pod=…` (`deployment_<N>` for other
+//! replica counts).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -28,8 +30,43 @@ use kubox_core::runtime::{watcher, Change, Informer};
 use kubox_core::Time;
 use serde_json::{json, Value};
 
-const REPLICAS: i32 = 10_000;
-const NODES: usize = 100;
+const DEFAULT_REPLICAS: i32 = 10_000;
+const DEFAULT_NODES: usize = 100;
+
+/// `--replicas N --nodes M` (both optional).
+fn parse_args() -> anyhow::Result<(i32, usize)> {
+    let (mut replicas, mut nodes) = (DEFAULT_REPLICAS, DEFAULT_NODES);
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = |name: &str| -> anyhow::Result<String> {
+            args.next()
+                .ok_or_else(|| anyhow::anyhow!("{name} needs a value"))
+        };
+        match a.as_str() {
+            "--replicas" => {
+                let v = value("--replicas")?;
+                replicas = v
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("--replicas {v:?}: {e}"))?;
+            }
+            "--nodes" => {
+                let v = value("--nodes")?;
+                nodes = v
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("--nodes {v:?}: {e}"))?;
+            }
+            "-h" | "--help" => {
+                println!("scale_bench [--replicas N (default {DEFAULT_REPLICAS})] [--nodes M (default {DEFAULT_NODES})]");
+                std::process::exit(0);
+            }
+            other => anyhow::bail!("unknown argument {other:?} (try --help)"),
+        }
+    }
+    if replicas < 1 || nodes < 1 {
+        anyhow::bail!("--replicas and --nodes must be at least 1");
+    }
+    Ok((replicas, nodes))
+}
 
 /// Counts every write (create, replace, patch, delete) going through it.
 struct Counting {
@@ -116,6 +153,12 @@ fn fastrand(s: &str) -> u32 {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
+    let (replicas, nodes) = parse_args()?;
+    let workload = if replicas == DEFAULT_REPLICAS {
+        "deployment_10k".to_string()
+    } else {
+        format!("deployment_{replicas}")
+    };
     let server = ApiServer::new(Arc::new(EmbeddedStore::in_memory()));
     server.ensure_system_namespaces().await?;
     let admin = LocalClient::admin(server.clone()).into_client();
@@ -144,7 +187,7 @@ async fn main() -> anyhow::Result<()> {
                     tokio::spawn(run_pod(
                         kubelet_client.clone(),
                         p,
-                        format!("node-{}", i % NODES),
+                        format!("node-{}", i % nodes),
                     ));
                 }
             }
@@ -180,16 +223,16 @@ async fn main() -> anyhow::Result<()> {
     ds.patch(
         "bench",
         &PatchParams::default(),
-        Patch::Merge(json!({"spec": {"replicas": REPLICAS}})),
+        Patch::Merge(json!({"spec": {"replicas": replicas}})),
     )
     .await?;
     loop {
         let d = ds.get("bench").await?;
         let s = d.status.clone().unwrap_or_default();
         if d.metadata.generation <= s.observed_generation
-            && s.available_replicas == Some(REPLICAS)
-            && s.updated_replicas == Some(REPLICAS)
-            && s.replicas == Some(REPLICAS)
+            && s.available_replicas == Some(replicas)
+            && s.updated_replicas == Some(replicas)
+            && s.replicas == Some(replicas)
         {
             break;
         }
@@ -204,9 +247,9 @@ async fn main() -> anyhow::Result<()> {
     let writes = counting.writes.load(Ordering::Relaxed) - before;
     let events = counting.event_writes.load(Ordering::Relaxed) - events_before;
     println!(
-        "bench deployment_10k seconds={seconds:.2} api_writes_per_pod={:.3} non_event_writes_per_pod={:.3} writes={writes} event_writes={events}",
-        writes as f64 / f64::from(REPLICAS),
-        (writes - events) as f64 / f64::from(REPLICAS)
+        "bench {workload} seconds={seconds:.2} api_writes_per_pod={:.3} non_event_writes_per_pod={:.3} writes={writes} event_writes={events}",
+        writes as f64 / f64::from(replicas),
+        (writes - events) as f64 / f64::from(replicas)
     );
     Ok(())
 }

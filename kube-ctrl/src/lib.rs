@@ -12,7 +12,15 @@
 //! - [`manager`]: [`manager::ControllerManager`] runs every enabled controller (by name, with
 //!   its worker count) over one set of shared informers, optionally gated by leader election
 //!   on a Lease (kubox-core's `runtime::leader`), and stops gracefully.
-//! - [`controllers`]: the built-in controllers.
+//! - [`controllers`]: the built-in controllers, by their `--controllers` names:
+//!   `replicaset` and `replicationcontroller` ([`controllers::replicaset`]), `deployment`,
+//!   `endpoints` (Endpoints and EndpointSlices), `serviceaccount` and `serviceaccount-token`,
+//!   `nodelifecycle`, `namespace` ([`controllers::namespace`]: empties a deleted namespace,
+//!   pods first, over every namespaced resource of kubox-core's registry, with Kubernetes'
+//!   `NamespaceDeletion…`/`Namespace…Remaining` conditions, then finalizes it) and
+//!   `garbagecollector` ([`controllers::gc`]: an owner → dependents graph keyed by uid over
+//!   the shared informers of every registry resource it can delete; background deletion of
+//!   dependents whose owners are gone, `foregroundDeletion` and `orphan` finalizers).
 //!
 //! Controllers reach the cluster only through kubox-core's `Client`, so the manager runs in
 //! the API server's process or against a remote one.

@@ -32,7 +32,9 @@ pub enum Outcome {
 pub struct Options {
     /// `--controllers`: `*` enables all, `name` enables one, `-name` disables one.
     pub controllers: Vec<String>,
-    /// Worker count per controller name (`--concurrent-…-syncs`); default 5.
+    /// Worker count per controller name (`--concurrent-…-syncs`); default 5, except
+    /// kube-controller-manager's `--concurrent-namespace-syncs` 10 and
+    /// `--concurrent-gc-syncs` 20.
     pub workers: HashMap<String, usize>,
     /// Leader election (`--leader-elect`); `None` runs without it.
     pub leader_election: Option<leader::Config>,
@@ -69,7 +71,11 @@ impl Options {
 
     /// The worker count of controller `name`.
     pub fn workers_of(&self, name: &str) -> usize {
-        self.workers.get(name).copied().unwrap_or(5)
+        self.workers.get(name).copied().unwrap_or(match name {
+            "namespace" => 10,
+            "garbagecollector" => 20,
+            _ => 5,
+        })
     }
 }
 

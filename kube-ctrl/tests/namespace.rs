@@ -98,13 +98,17 @@ async fn deleting_a_namespace_removes_its_content_then_the_namespace() {
         let pods: Api<Pod> = Api::namespaced(client.clone(), "team");
         let ps = pods.list(&ListParams::default()).await.unwrap().items;
         ps.len() == 3
-            && ps.iter().all(|p| {
-                p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
-            })
+            && ps
+                .iter()
+                .all(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
     })
     .await;
     assert_eq!(count::<ReplicaSet>(&client, "team").await, 1);
-    assert_eq!(count::<ServiceAccount>(&client, "team").await, 2, "default + bot");
+    assert_eq!(
+        count::<ServiceAccount>(&client, "team").await,
+        2,
+        "default + bot"
+    );
 
     let before = nss.get("team").await.unwrap();
     assert_eq!(
@@ -153,9 +157,12 @@ async fn conditions_report_pods_that_are_still_terminating() {
     .await
     .unwrap();
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "slow");
-    cms.create(&PostParams::default(), &ConfigMap::new("keep-until-pods-go"))
-        .await
-        .unwrap();
+    cms.create(
+        &PostParams::default(),
+        &ConfigMap::new("keep-until-pods-go"),
+    )
+    .await
+    .unwrap();
     let start = tokio::time::Instant::now();
     nss.delete("slow", &DeleteParams::default()).await.unwrap();
 
@@ -265,7 +272,10 @@ async fn finalizers_on_content_keep_the_namespace() {
         Some("Some content in the namespace has finalizers remaining: example.com/hold in 1 resource instances")
     );
     assert_eq!(
-        condition(&ns, CONTENT_REMAINING).unwrap().message.as_deref(),
+        condition(&ns, CONTENT_REMAINING)
+            .unwrap()
+            .message
+            .as_deref(),
         Some("Some resources are remaining: configmaps. has 1 resource instances")
     );
     // Releasing the finalizer lets the namespace go.

@@ -3,6 +3,11 @@
 //! A full sync of 10,000 Services × 10 endpoints into nftables (in a throwaway network
 //! namespace), then one Service changed on top of them; the same through the userspace
 //! backend (listeners on node-local ports in the same namespace).
+//!
+//! Prints `bench full_sync_10k`, `bench one_change` (one endpoint of one Service replaced),
+//! `bench one_add` (one Service added), `bench one_change_again` (another endpoint change,
+//! a moment later) and the userspace figures. `RUST_LOG=kube_net=debug` also logs the phases
+//! of every nftables sync.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::PathBuf;
@@ -62,6 +67,11 @@ impl Drop for Netns {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // `RUST_LOG=kube_net=debug` shows the phases of each nftables sync.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let ns = Netns(format!("kubox-bench-{}", std::process::id()));
     let st = std::process::Command::new("ip")
         .args(["netns", "add", &ns.0])
@@ -103,6 +113,12 @@ async fn main() -> anyhow::Result<()> {
     let t = Instant::now();
     nft.sync(&d).await?;
     println!("bench one_add ms={}", t.elapsed().as_millis());
+    // Another endpoint change, now that the kernel has settled after the full sync.
+    let k = d.services.keys().nth(777).cloned().unwrap();
+    d.services.get_mut(&k).unwrap().cluster_endpoints[5] = "10.200.0.2:8080".parse()?;
+    let t = Instant::now();
+    nft.sync(&d).await?;
+    println!("bench one_change_again ms={}", t.elapsed().as_millis());
     nft.cleanup().await?;
 
     // Userspace: 10,000 listeners need 10,000 sockets; raise the limit as far as allowed.

@@ -21,9 +21,20 @@ struct PodState {
 }
 
 /// The cache.
+///
+/// Node additions are O(1): a new node waits in `pending` (reachable by name for pod
+/// bookkeeping) and the node-tree order is recomputed once, by the next [`Cache::snapshot`],
+/// as kube-scheduler's `UpdateSnapshot` does — not once per informer event, which made 5,000
+/// node adds cost 12.5 million zone lookups.
 #[derive(Debug, Default)]
 pub struct Cache {
     snapshot: Snapshot,
+    /// Nodes added since the last snapshot, in arrival order.
+    pending: Vec<Arc<NodeInfo>>,
+    /// Name → position in `pending`.
+    pending_index: HashMap<String, usize>,
+    /// The node order or the image counts must be recomputed before the next snapshot.
+    dirty: bool,
     /// Node infos of nodes not (or no longer) in the cluster that still hold pods.
     ghosts: HashMap<String, NodeInfo>,
     pods: HashMap<String, PodState>,
@@ -41,12 +52,24 @@ impl Cache {
             let ni = Arc::make_mut(&mut list[i]);
             return Some(f(ni));
         }
+        if let Some(&i) = self.pending_index.get(name) {
+            return Some(f(Arc::make_mut(&mut self.pending[i])));
+        }
         self.ghosts.get_mut(name).map(f)
     }
 
-    fn rebuild(&mut self, nodes: Vec<Arc<NodeInfo>>) {
-        let ordered = node_tree_order(nodes);
-        self.snapshot.set_nodes(ordered);
+    /// Folds pending nodes in and recomputes the node-tree order when needed.
+    fn flush(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        let mut nodes: Vec<Arc<NodeInfo>> =
+            Vec::with_capacity(self.snapshot.nodes.len() + self.pending.len());
+        nodes.extend(self.snapshot.nodes.iter().cloned());
+        nodes.append(&mut self.pending);
+        self.pending_index.clear();
+        self.snapshot.set_nodes(node_tree_order(nodes));
+        self.dirty = false;
     }
 
     /// Adds or updates a node.
@@ -59,9 +82,12 @@ impl Cache {
             Arc::make_mut(&mut list[i]).set_node(node);
             let new_zone = crate::nodeinfo::zone_key(&list[i]);
             if old_zone != new_zone || *old_images != *list[i].images {
-                let nodes = list.clone();
-                self.rebuild(nodes);
+                self.dirty = true;
             }
+            return;
+        }
+        if let Some(&i) = self.pending_index.get(&name) {
+            Arc::make_mut(&mut self.pending[i]).set_node(node);
             return;
         }
         let info = match self.ghosts.remove(&name) {
@@ -71,38 +97,22 @@ impl Cache {
             }
             None => NodeInfo::new(node),
         };
-        let mut nodes: Vec<Arc<NodeInfo>> = self.snapshot.nodes.iter().cloned().collect();
-        nodes.push(Arc::new(info));
-        self.rebuild(nodes);
+        self.pending_index.insert(name, self.pending.len());
+        self.pending.push(Arc::new(info));
+        self.dirty = true;
     }
 
-    /// Adds many nodes at once (one rebuild).
+    /// Adds many nodes at once.
     pub fn upsert_nodes(&mut self, nodes: Vec<Arc<Node>>) {
-        let mut fresh = Vec::new();
         for n in nodes {
-            let name = n.metadata.name.clone().unwrap_or_default();
-            if self.snapshot.index.contains_key(&name) {
-                self.upsert_node(n);
-            } else {
-                let info = match self.ghosts.remove(&name) {
-                    Some(mut g) => {
-                        g.set_node(n);
-                        g
-                    }
-                    None => NodeInfo::new(n),
-                };
-                fresh.push(Arc::new(info));
-            }
-        }
-        if !fresh.is_empty() {
-            let mut all: Vec<Arc<NodeInfo>> = self.snapshot.nodes.iter().cloned().collect();
-            all.extend(fresh);
-            self.rebuild(all);
+            self.upsert_node(n);
         }
     }
 
     /// Removes a node (its pods stay cached until they are deleted).
     pub fn remove_node(&mut self, name: &str) {
+        self.dirty |= !self.pending.is_empty();
+        self.flush();
         let Some(&i) = self.snapshot.index.get(name) else {
             return;
         };
@@ -111,12 +121,12 @@ impl Cache {
         if !ni.pods.is_empty() {
             self.ghosts.insert(name.to_string(), (*ni).clone());
         }
-        self.rebuild(nodes);
+        self.snapshot.set_nodes(node_tree_order(nodes));
     }
 
     /// Number of nodes.
     pub fn node_count(&self) -> usize {
-        self.snapshot.nodes.len()
+        self.snapshot.nodes.len() + self.pending.len()
     }
 
     /// Whether the pod is assumed (scheduled, binding in flight).
@@ -210,13 +220,16 @@ impl Cache {
         self.pods.get(key).map(|p| &p.info)
     }
 
-    /// The snapshot for a cycle (cheap: shares the node list).
-    pub fn snapshot(&self) -> Snapshot {
+    /// The snapshot for a cycle: cheap (it shares the node list), except after node
+    /// additions, removals or zone changes, when the node-tree order is recomputed once.
+    pub fn snapshot(&mut self) -> Snapshot {
+        self.flush();
         self.snapshot.clone()
     }
 
     /// Replaces the cluster-wide side data of snapshots.
     pub fn snapshot_mut(&mut self) -> &mut Snapshot {
+        self.flush();
         &mut self.snapshot
     }
 }

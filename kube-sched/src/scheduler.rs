@@ -608,7 +608,12 @@ impl DefaultScheduler {
             |node: &str| -> Vec<Arc<PodInfo>> { nominated.get(node).cloned().unwrap_or_default() };
         let result = profile.schedule(&mut state, &pod, &snapshot, start, rng, &nominated_fn);
         match result {
-            Ok(r) => self.assume_and_bind(profile, state, qp, r.node),
+            Ok(r) => {
+                // Without other holders of the snapshot, assuming the pod updates the cached
+                // node list in place instead of copying it.
+                drop(snapshot);
+                self.assume_and_bind(profile, state, qp, r.node)
+            }
             Err(ScheduleError::Fit(mut fe)) => {
                 let mut nominated_node = None;
                 for p in &profile.post_filter {

@@ -23,7 +23,10 @@
 //! [`ProxyMode::None`]. Nodes alone, joining a server elsewhere:
 //! [`ClusterBuilder::join`] with a [`Client`] for that server — typically
 //! [`join_client`] (kube-api's `HttpClient` from the server's URL, CA and a token) — starts
-//! only kubelets and the proxy; no store, API server, scheduler or controllers.
+//! only kubelets and the proxy; no store, API server, scheduler or controllers. Give both
+//! sides the same [`kubelet_token`](ClusterBuilder::kubelet_token) so that the server's
+//! `pods/log` and `pods/exec` reach the agents' kubelets, and let the server accept the
+//! agents' bearer token with [`token`](ClusterBuilder::token).
 //!
 //! # In one process
 //!
@@ -72,7 +75,7 @@ use kube_ctrl::manager::{ControllerManager, Options as ControllerOptions};
 use kube_net::model::ServicePortName;
 use kube_net::nft::NftConfig;
 use kube_net::userspace::UserspaceConfig;
-use kube_node::runtime::process::{NetworkMode, ProcessConfig};
+use kube_node::runtime::process::ProcessConfig;
 use kube_node::runtime::sim::SimConfig;
 use kube_node::runtime::Runtime;
 use kube_sched::scheduler::{DefaultScheduler, Scheduler, SchedulerConfig};
@@ -82,7 +85,7 @@ use kubox_core::Quantity;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use kube_node::runtime::process::ShimMode;
+pub use kube_node::runtime::process::{NetworkMode, ShimMode};
 pub use node::KUBELET_CLIENT_USER;
 
 use node::{NodeContext, NodeNetwork, RunningNode};
@@ -323,12 +326,7 @@ impl Default for PodNetwork {
 
 impl PodNetwork {
     fn base(&self) -> Result<(u8, u8), Error> {
-        let bad = || {
-            Error::Config(format!(
-                "pod network CIDR {:?}: want a.b.0.0/16",
-                self.cidr
-            ))
-        };
+        let bad = || Error::Config(format!("pod network CIDR {:?}: want a.b.0.0/16", self.cidr));
         let (ip, len) = self.cidr.split_once('/').ok_or_else(bad)?;
         let ip: Ipv4Addr = ip.parse().map_err(|_| bad())?;
         let o = ip.octets();
@@ -392,6 +390,7 @@ pub struct ClusterBuilder {
     scheduler: bool,
     tokens: Vec<(String, UserInfo)>,
     kubelet_ip: IpAddr,
+    kubelet_token: Option<String>,
     join: Option<Arc<dyn Client>>,
     ip_forward: bool,
     progress: Option<ProgressFn>,
@@ -430,6 +429,7 @@ impl Default for ClusterBuilder {
             scheduler: true,
             tokens: Vec::new(),
             kubelet_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            kubelet_token: None,
             join: None,
             ip_forward: true,
             progress: None,
@@ -578,6 +578,14 @@ impl ClusterBuilder {
         self
     }
 
+    /// The token the kubelets' HTTPS APIs accept and the API server presents to them.
+    /// Default: generated once into `<data dir>/pki/kubelet-client.token`. A server and the
+    /// agents joining it must share it.
+    pub fn kubelet_token(mut self, token: impl Into<String>) -> Self {
+        self.kubelet_token = Some(token.into());
+        self
+    }
+
     /// Join the API server `client` talks to instead of starting one: only nodes and the
     /// proxy start (the node side of a multi-process cluster). See [`join_client`].
     pub fn join(mut self, client: Arc<dyn Client>) -> Self {
@@ -699,7 +707,11 @@ impl ClusterBuilder {
             dir: pki_dir.clone(),
             source,
         })?;
-        cluster.kubelet_token = load_or_create_token(&pki_dir.join("kubelet-client.token"))?;
+        cluster.kubelet_token = match &self.kubelet_token {
+            Some(t) if !t.is_empty() => t.clone(),
+            Some(_) => return Err(Error::Config("the kubelet token is empty".into())),
+            None => load_or_create_token(&pki_dir.join("kubelet-client.token"))?,
+        };
 
         let client = match self.join.clone() {
             Some(client) => {
@@ -721,9 +733,7 @@ impl ClusterBuilder {
             if uses_netns {
                 match std::fs::write("/proc/sys/net/ipv4/ip_forward", "1") {
                     Ok(()) => self.report("node", "net.ipv4.ip_forward=1", false),
-                    Err(e) => {
-                        self.report("node", format!("cannot set ip_forward: {e}"), true)
-                    }
+                    Err(e) => self.report("node", format!("cannot set ip_forward: {e}"), true),
                 }
             }
         }
@@ -770,7 +780,10 @@ impl ClusterBuilder {
                 let what = if many {
                     format!("{} of {total} nodes started (last: {})", i + 1, node.name)
                 } else {
-                    format!("node {} started ({} runtime{net}{api})", node.name, node.runtime_kind)
+                    format!(
+                        "node {} started ({} runtime{net}{api})",
+                        node.name, node.runtime_kind
+                    )
                 };
                 self.report("node", what, false);
             }
@@ -779,7 +792,11 @@ impl ClusterBuilder {
 
         // One proxy for the host (all in-process nodes share its network namespace).
         if self.proxy != ProxyMode::None && !cluster.nodes.is_empty() {
-            let cidr = self.pod_network.base().ok().map(|(a, b)| (Ipv4Addr::new(a, b, 0, 0), 16));
+            let cidr = self
+                .pod_network
+                .base()
+                .ok()
+                .map(|(a, b)| (Ipv4Addr::new(a, b, 0, 0), 16));
             let nft = NftConfig {
                 table: self.nft_table.clone(),
                 cluster_cidr: cidr,
@@ -853,7 +870,16 @@ impl ClusterBuilder {
                     source,
                 })?,
         );
-        let builder = ApiServer::builder(store.clone()).service_account_keys(sa_keys.clone());
+        // kube-api proxies `pods/log` and `pods/exec` to the kubelets' HTTPS APIs with the
+        // token they accept. Their serving certificates are not verified (as kube-apiserver
+        // without `--kubelet-certificate-authority`): kubelets are dialled at their Node's
+        // InternalIP, which the serving certificate does not name.
+        let builder = ApiServer::builder(store.clone())
+            .service_account_keys(sa_keys.clone())
+            .kubelet_client(
+                kube_api::proxy::KubeletClientConfig::new()
+                    .with_token(cluster.kubelet_token.clone()),
+            );
         let (server, rbac) = match self.authorization {
             Authorization::Rbac => {
                 let rbac = RbacAuthorizer::new(store.clone());
@@ -869,9 +895,6 @@ impl ClusterBuilder {
             }
             Authorization::AlwaysAllow => (builder.build(), None),
         };
-        // Where the kubelet client settings (token, port) go once kube-api proxies
-        // `pods/log` and `pods/exec` to kubelets: every node's kubelet API accepts
-        // `cluster.kubelet_token`.
         let bootstrap = |what: &'static str| move |source| Error::Bootstrap { what, source };
         server
             .ensure_system_namespaces()
@@ -1202,6 +1225,9 @@ impl Cluster {
     /// Stops everything in reverse start order — proxy (rules removed), nodes (pods stopped
     /// and removed), controllers, scheduler, HTTPS, store (closed) — and removes the
     /// temporary data directory. The first error is returned after every step ran.
+    ///
+    /// Clients taken from [`client`](Self::client) keep the API server object alive: drop
+    /// them first, or their requests (and the API server's RBAC cache) meet a closed store.
     pub async fn shutdown(mut self) -> Result<(), Error> {
         self.shutdown_inner().await
     }
@@ -1211,11 +1237,18 @@ impl Cluster {
         if let Err(e) = self.stop_proxy().await {
             first.get_or_insert(e);
         }
-        while let Some(mut node) = self.nodes.pop() {
-            if let Err(e) = node.stop().await {
+        // Nodes are independent: stop them all at once.
+        let mut nodes = std::mem::take(&mut self.nodes);
+        let results = futures::future::join_all(nodes.iter_mut().rev().map(|n| n.stop())).await;
+        for r in results {
+            if let Err(e) = r {
                 first.get_or_insert(e);
             }
         }
+        if !nodes.is_empty() {
+            self.report("node", format!("{} node(s) stopped", nodes.len()));
+        }
+        drop(nodes);
         self.stop_controllers().await;
         self.stop_scheduler().await;
         self.stop_https();
@@ -1233,6 +1266,19 @@ impl Cluster {
         match first {
             Some(e) => Err(e),
             None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // Without `shutdown`, at least stop the control loops (nodes and the proxy abort
+        // their own tasks when dropped).
+        for c in [self.scheduler.take(), self.controllers.take()]
+            .into_iter()
+            .flatten()
+        {
+            c.task.abort();
         }
     }
 }

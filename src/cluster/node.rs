@@ -57,6 +57,8 @@ pub(super) struct RunningNode {
     pub(super) process: Option<ProcessRuntime>,
     pub(super) network_note: Option<String>,
     pub(super) kubelet_addr: Option<SocketAddr>,
+    /// The node bridge the cluster had the runtime create (removed at stop).
+    bridge: Option<String>,
     kubelet: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
     server: Option<(oneshot::Sender<()>, JoinHandle<io::Result<()>>)>,
 }
@@ -91,6 +93,11 @@ impl RunningNode {
         let mut process = None;
         let mut network_note = None;
         let mut capacity = spec.capacity.clone();
+        // A bridge that exists already (another cluster's, an earlier run's) is left alone at
+        // stop; one the runtime creates now is removed.
+        let bridge_existed = network
+            .as_ref()
+            .is_some_and(|n| Path::new("/sys/class/net").join(&n.bridge).exists());
         let (runtime, kind): (Arc<dyn Runtime>, &'static str) = match spec.runtime.clone() {
             NodeRuntime::Process => {
                 let mut cfg = ProcessConfig::new(dir.join("runtime"));
@@ -125,9 +132,14 @@ impl RunningNode {
             }
             NodeRuntime::Custom(rt) => (rt, "custom"),
         };
+        let mut bridge = None;
         if process.is_some() {
             let status = runtime.status().await.map_err(node_err)?;
-            if !status.network_ready {
+            if status.network_ready {
+                if !bridge_existed {
+                    bridge = network.as_ref().map(|n| n.bridge.clone());
+                }
+            } else {
                 network_note = Some(status.message);
             }
         }
@@ -143,10 +155,12 @@ impl RunningNode {
                     node: spec.name.clone(),
                     source,
                 })?;
-            let addr = listener.local_addr().map_err(|source| Error::KubeletServer {
-                node: spec.name.clone(),
-                source,
-            })?;
+            let addr = listener
+                .local_addr()
+                .map_err(|source| Error::KubeletServer {
+                    node: spec.name.clone(),
+                    source,
+                })?;
             kubelet_addr = Some(addr);
             let srv = KubeletServer::new(runtime.clone(), spec.name.clone()).with_authenticator(
                 Arc::new(StaticToken::new(
@@ -191,6 +205,7 @@ impl RunningNode {
             process,
             network_note,
             kubelet_addr,
+            bridge,
             kubelet: Some((tx, task)),
             server,
         })
@@ -212,6 +227,23 @@ impl RunningNode {
                 node: self.name.clone(),
                 source,
             })?;
+        }
+        if let Some(bridge) = self.bridge.take() {
+            // The runtime creates the node bridge but leaves it at teardown; the cluster
+            // named it, so the cluster removes it.
+            let out = tokio::process::Command::new("ip")
+                .args(["link", "delete", &bridge, "type", "bridge"])
+                .output()
+                .await;
+            match out {
+                Ok(o) if o.status.success() => {}
+                Ok(o) => tracing::warn!(
+                    node = %self.name,
+                    "cannot remove bridge {bridge}: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ),
+                Err(e) => tracing::warn!(node = %self.name, "cannot remove bridge {bridge}: {e}"),
+            }
         }
         Ok(())
     }

@@ -478,7 +478,11 @@ async fn dispatch(
     };
     // pods/log and pods/exec: proxied to the kubelet (`CONNECT` in metrics, as Kubernetes).
     if let Some(r) = crate::proxy::serve_http(&state.server, &user, &rp, parts, upgrade).await {
-        return ("CONNECT", resource_label, r.unwrap_or_else(|e| status_response(&e)));
+        return (
+            "CONNECT",
+            resource_label,
+            r.unwrap_or_else(|e| status_response(&e)),
+        );
     }
     // Body: refuse early on a declared length over the limit, then read with the limit.
     let limit = state.cfg.max_body_bytes;

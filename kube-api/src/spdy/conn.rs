@@ -64,7 +64,9 @@ struct Session<W> {
     ready: Option<oneshot::Sender<Result<(), String>>>,
     stdin_closed: bool,
     inbound: VecDeque<Inbound>,
-    pending: VecDeque<(u32, Bytes)>,
+    /// Output waiting for the client's windows: `(stream, data)`, or `(stream, None)` for
+    /// a FIN that must follow the data queued before it.
+    pending: VecDeque<(u32, Option<Bytes>)>,
 }
 
 pub(super) async fn run<IO>(
@@ -159,14 +161,15 @@ pub(super) async fn run<IO>(
                 drop(from_client.take());
                 let drain = async {
                     while let Some(Ok(frame)) = frames.recv().await {
-                        match frame {
-                            Frame::GoAway { .. } => break,
+                        let go_on = match frame {
+                            Frame::GoAway { .. } => false,
                             Frame::Ping { id } if id % 2 == 1 => {
-                                if s.write(&Frame::Ping { id }).await.is_err() {
-                                    break;
-                                }
+                                s.write(&Frame::Ping { id }).await.is_ok()
                             }
-                            _ => {}
+                            _ => true,
+                        };
+                        if !go_on {
+                            break;
                         }
                     }
                 };
@@ -441,9 +444,8 @@ impl<IO: AsyncWrite> Session<WriteHalf<IO>> {
                 return Ok(());
             };
             if let Some(&id) = self.by_type.get(&kind) {
-                // Data queued before the close goes out first.
-                self.flush_all_of(id).await?;
-                self.fin(id).await?;
+                // After the data queued before it.
+                self.pending.push_back((id, None));
             }
             return Ok(());
         }
@@ -468,15 +470,20 @@ impl<IO: AsyncWrite> Session<WriteHalf<IO>> {
             return Ok(());
         };
         if !data.is_empty() {
-            self.pending.push_back((id, data));
+            self.pending.push_back((id, Some(data)));
         }
         Ok(())
     }
 
     /// Sends queued output as far as the client's windows allow.
     async fn flush_pending(&mut self) -> Result<(), String> {
-        while let Some((id, data)) = self.pending.front_mut() {
+        while let Some((id, out)) = self.pending.front_mut() {
             let id = *id;
+            let Some(data) = out else {
+                self.pending.pop_front();
+                self.fin(id).await?;
+                continue;
+            };
             let Some(st) = self.streams.get(&id) else {
                 self.pending.pop_front();
                 continue;
@@ -515,15 +522,6 @@ impl<IO: AsyncWrite> Session<WriteHalf<IO>> {
         Ok(())
     }
 
-    /// Before a FIN on `id`: its queued output must be out. Output for other streams queued
-    /// ahead of it goes too (order is kept); if the windows are shut, it is dropped rather
-    /// than waited for.
-    async fn flush_all_of(&mut self, id: u32) -> Result<(), String> {
-        self.flush_pending().await?;
-        self.pending.retain(|(sid, _)| *sid != id);
-        Ok(())
-    }
-
     async fn fin(&mut self, id: u32) -> Result<(), String> {
         if let Some(st) = self.streams.get_mut(&id) {
             if !st.local_fin {
@@ -550,5 +548,351 @@ impl<IO: AsyncWrite> Session<WriteHalf<IO>> {
             status: 0,
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{accept, accept_with_timeout, ExecOptions, Protocol};
+    use super::*;
+    use tokio::io::DuplexStream;
+
+    /// A SPDY client written with the frame codec, on one end of an in-memory pipe.
+    struct Client {
+        io: DuplexStream,
+        enc: Encoder,
+        dec: Decoder,
+        buf: BytesMut,
+    }
+
+    impl Client {
+        fn new() -> (Client, DuplexStream) {
+            let (a, b) = tokio::io::duplex(1 << 20);
+            let c = Client {
+                io: a,
+                enc: Encoder::new(),
+                dec: Decoder::new(),
+                buf: BytesMut::new(),
+            };
+            (c, b)
+        }
+
+        async fn send(&mut self, f: Frame) {
+            let mut out = BytesMut::new();
+            self.enc.encode(&f, &mut out).unwrap();
+            self.io.write_all(&out).await.unwrap();
+        }
+
+        async fn open(&mut self, id: u32, kind: &str) {
+            self.send(Frame::SynStream {
+                stream_id: id,
+                associated_to: 0,
+                priority: 0,
+                fin: false,
+                unidirectional: false,
+                headers: vec![("streamtype".into(), kind.into())],
+            })
+            .await;
+        }
+
+        /// The next frame, `None` at EOF.
+        async fn recv(&mut self) -> Option<Frame> {
+            loop {
+                if let Some(f) = self.dec.decode(&mut self.buf).unwrap() {
+                    return Some(f);
+                }
+                if self.io.read_buf(&mut self.buf).await.unwrap() == 0 {
+                    return None;
+                }
+            }
+        }
+
+        /// Every frame until the server closes the connection.
+        async fn rest(&mut self) -> Vec<Frame> {
+            let mut v = Vec::new();
+            while let Some(f) = self.recv().await {
+                v.push(f);
+            }
+            v
+        }
+    }
+
+    fn data(id: u32, fin: bool, d: &'static [u8]) -> Frame {
+        Frame::Data {
+            stream_id: id,
+            fin,
+            data: Bytes::from_static(d),
+        }
+    }
+
+    fn reply(id: u32) -> Frame {
+        Frame::SynReply {
+            stream_id: id,
+            fin: false,
+            headers: vec![],
+        }
+    }
+
+    const FAIL3: &[u8] = br#"{"metadata":{},"status":"Failure","message":"command terminated with non-zero exit code: exit status 3","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"3"}]}}"#;
+
+    #[tokio::test(start_paused = true)]
+    async fn v3_session_output_error_text_fins_and_goaway() {
+        let (mut c, server) = Client::new();
+        c.open(1, "error").await;
+        c.open(3, "stdout").await;
+        let opts = ExecOptions {
+            stdout: true,
+            ..Default::default()
+        };
+        let session = accept(server, Protocol::V3, opts).await.unwrap();
+        assert_eq!(c.recv().await, Some(reply(1)));
+        assert_eq!(c.recv().await, Some(reply(3)));
+        let (_from, to) = session.into_pair();
+        to.send((channel::STDOUT, Bytes::from_static(b"hi")))
+            .await
+            .unwrap();
+        // Stderr was not opened: dropped. Stdin is the client's: ignored.
+        to.send((channel::STDERR, Bytes::from_static(b"lost")))
+            .await
+            .unwrap();
+        to.send((channel::ERROR, Bytes::from_static(FAIL3)))
+            .await
+            .unwrap();
+        drop(to);
+        assert_eq!(
+            c.rest().await,
+            vec![
+                data(3, false, b"hi"),
+                data(
+                    1,
+                    false,
+                    b"command terminated with non-zero exit code: exit status 3"
+                ),
+                data(1, true, b""),
+                data(3, true, b""),
+                Frame::GoAway {
+                    last_good_stream_id: 3,
+                    status: 0
+                },
+            ]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stdin_is_relayed_with_window_updates_ping_and_close() {
+        let (mut c, server) = Client::new();
+        c.open(1, "error").await;
+        c.open(3, "stdin").await;
+        let opts = ExecOptions {
+            stdin: true,
+            ..Default::default()
+        };
+        let session = accept(server, Protocol::V4, opts).await.unwrap();
+        let (mut from, to) = session.into_pair();
+        c.recv().await;
+        c.recv().await;
+        c.send(Frame::Ping { id: 1 }).await;
+        assert_eq!(c.recv().await, Some(Frame::Ping { id: 1 }));
+        // 96 KiB of stdin in 16 KiB frames: past the 64 KiB window, so the server must
+        // grant more as it hands the bytes on.
+        static CHUNK: [u8; 16 * 1024] = [7u8; 16 * 1024];
+        for _ in 0..6 {
+            c.send(data(3, false, &CHUNK)).await;
+        }
+        let mut got = 0;
+        while got < 96 * 1024 {
+            let (ch, d) = from.recv().await.unwrap();
+            assert_eq!(ch, channel::STDIN);
+            got += d.len();
+        }
+        assert_eq!(got, 96 * 1024);
+        // Every consumed byte is granted back, on the stream and on the session.
+        let (mut stream_granted, mut session_granted) = (0, 0);
+        while stream_granted < 96 * 1024 || session_granted < 96 * 1024 {
+            match c.recv().await.unwrap() {
+                Frame::WindowUpdate {
+                    stream_id: 3,
+                    delta,
+                } => stream_granted += delta,
+                Frame::WindowUpdate {
+                    stream_id: 0,
+                    delta,
+                } => session_granted += delta,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!((stream_granted, session_granted), (96 * 1024, 96 * 1024));
+        // FIN on stdin: "stdin closed" for the relay.
+        c.send(data(3, true, b"")).await;
+        assert_eq!(
+            from.recv().await,
+            Some((channel::CLOSE, Bytes::from_static(&[channel::STDIN])))
+        );
+        drop(to);
+        let frames = c.rest().await;
+        assert_eq!(
+            frames,
+            vec![
+                data(1, true, b""),
+                data(3, true, b""),
+                Frame::GoAway {
+                    last_good_stream_id: 3,
+                    status: 0
+                }
+            ]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_keeps_windows_gets_no_more_than_they_allow() {
+        let (mut c, server) = Client::new();
+        c.open(1, "error").await;
+        c.open(3, "stdout").await;
+        let opts = ExecOptions {
+            stdout: true,
+            ..Default::default()
+        };
+        let session = accept(server, Protocol::V4, opts).await.unwrap();
+        c.recv().await;
+        c.recv().await;
+        // The client announces 4-byte stream windows.
+        c.send(Frame::Settings {
+            clear: false,
+            entries: vec![(0, frame::SETTINGS_INITIAL_WINDOW_SIZE, 4)],
+        })
+        .await;
+        c.send(Frame::Ping { id: 1 }).await;
+        assert_eq!(c.recv().await, Some(Frame::Ping { id: 1 }));
+        let (_from, to) = session.into_pair();
+        to.send((channel::STDOUT, Bytes::from_static(b"0123456789")))
+            .await
+            .unwrap();
+        // Closing stdout waits for the data queued before it.
+        to.send((channel::CLOSE, Bytes::from_static(&[channel::STDOUT])))
+            .await
+            .unwrap();
+        assert_eq!(c.recv().await, Some(data(3, false, b"0123")));
+        c.send(Frame::WindowUpdate {
+            stream_id: 3,
+            delta: 3,
+        })
+        .await;
+        assert_eq!(c.recv().await, Some(data(3, false, b"456")));
+        c.send(Frame::WindowUpdate {
+            stream_id: 3,
+            delta: 100,
+        })
+        .await;
+        assert_eq!(c.recv().await, Some(data(3, false, b"789")));
+        assert_eq!(c.recv().await, Some(data(3, true, b"")));
+        drop(to);
+        assert_eq!(c.recv().await, Some(data(1, true, b"")));
+        assert!(matches!(c.recv().await, Some(Frame::GoAway { .. })));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tty_session_has_a_resize_stream_and_no_stderr() {
+        let (mut c, server) = Client::new();
+        c.open(1, "error").await;
+        c.open(3, "stdin").await;
+        c.open(5, "stdout").await;
+        c.open(7, "resize").await;
+        let opts = ExecOptions::from_query("stdin=true&stdout=true&stderr=true&tty=true");
+        let session = accept(server, Protocol::V4, opts).await.unwrap();
+        let (mut from, _to) = session.into_pair();
+        c.send(data(7, false, b"{\"Width\":80,\"Height\":24}\n"))
+            .await;
+        assert_eq!(
+            from.recv().await,
+            Some((
+                channel::RESIZE,
+                Bytes::from_static(b"{\"Width\":80,\"Height\":24}\n")
+            ))
+        );
+        // A reset stdin stream is a closed stdin too.
+        c.send(Frame::RstStream {
+            stream_id: 3,
+            status: frame::rst::CANCEL,
+        })
+        .await;
+        assert_eq!(
+            from.recv().await,
+            Some((channel::CLOSE, Bytes::from_static(&[channel::STDIN])))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn missing_streams_time_out_and_end_the_session() {
+        let (mut c, server) = Client::new();
+        c.open(1, "error").await;
+        let opts = ExecOptions {
+            stdout: true,
+            ..Default::default()
+        };
+        let err = accept_with_timeout(server, Protocol::V4, opts, Duration::from_secs(30))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "timed out waiting for client to create streams"
+        );
+        let frames = c.rest().await;
+        assert_eq!(frames.first(), Some(&reply(1)));
+        assert!(matches!(frames.last(), Some(Frame::GoAway { .. })));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn client_goaway_or_hangup_ends_the_relay_input() {
+        for goaway in [true, false] {
+            let (mut c, server) = Client::new();
+            c.open(1, "error").await;
+            let session = accept(server, Protocol::V4, ExecOptions::default())
+                .await
+                .unwrap();
+            let (mut from, to) = session.into_pair();
+            if goaway {
+                c.send(Frame::GoAway {
+                    last_good_stream_id: 0,
+                    status: 0,
+                })
+                .await;
+            } else {
+                drop(c);
+            }
+            assert_eq!(from.recv().await, None);
+            // The session is over: output has nowhere to go.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            assert!(to.send((channel::STDOUT, Bytes::new())).await.is_err());
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn protocol_errors_are_handled() {
+        let (mut c, server) = Client::new();
+        c.open(3, "error").await;
+        // Stream ids must grow: 1 after 3 is refused.
+        c.open(1, "stdout").await;
+        let opts = ExecOptions::default();
+        let session = accept(server, Protocol::V4, opts).await.unwrap();
+        assert_eq!(c.recv().await, Some(reply(3)));
+        assert_eq!(
+            c.recv().await,
+            Some(Frame::RstStream {
+                stream_id: 1,
+                status: frame::rst::PROTOCOL_ERROR
+            })
+        );
+        // Garbage: the server answers GOAWAY(PROTOCOL_ERROR) and hangs up.
+        c.io.write_all(&[0x80, 2, 0, 1, 0, 0, 0, 0]).await.unwrap();
+        let frames = c.rest().await;
+        assert_eq!(
+            frames,
+            vec![Frame::GoAway {
+                last_good_stream_id: 3,
+                status: 1
+            }]
+        );
+        let (mut from, _to) = session.into_pair();
+        assert_eq!(from.recv().await, None);
     }
 }

@@ -295,8 +295,8 @@ static DICTIONARY: LazyLock<Vec<u8>> = LazyLock::new(|| {
 /// Byte for byte the `headerDictionary` of github.com/moby/spdystream `spdy/dictionary.go`
 /// (vendored by kubernetes/kubernetes at `vendor/github.com/moby/spdystream/spdy/`), which is
 /// the dictionary of the SPDY/3 draft §2.6.10.1: length-prefixed header names, then status
-/// lines, dates and common values. Written here as the names and text it is made of; the
-/// zlib stream's DICTID (its Adler-32) is checked against kubectl's in the tests.
+/// lines, dates and common values. Written here as the names and text it is made of; its
+/// Adler-32 (the zlib DICTID) is checked against every peer's header stream.
 pub fn dictionary() -> &'static [u8] {
     &DICTIONARY
 }
@@ -778,14 +778,13 @@ mod tests {
         assert_eq!(d.len(), 1423);
         assert_eq!(&d[..11], b"\0\0\0\x07options");
         assert_eq!(&d[d.len() - 6..], b"enq=0.");
-        // The Adler-32 zlib puts in the DICTID of every SPDY/3 header stream: the value
-        // kubectl's (Go's compress/zlib over moby/spdystream's dictionary) streams carry.
         let mut c = Compress::new(Compression::best(), true);
         assert_eq!(c.set_dictionary(d).unwrap(), SPDY3_DICTIONARY_ADLER32);
     }
 
-    /// Adler-32 of the SPDY/3 dictionary, as read from the DICTID of kubectl 1.27's first
-    /// SYN_STREAM header block.
+    /// Adler-32 of the SPDY/3 dictionary: the DICTID in the zlib header of every SPDY/3
+    /// header stream. kubectl's streams carry the same one: `Decoder` checks the peer's
+    /// DICTID against ours, and the real-kubectl tests (`tests/spdy_kubectl.rs`) pass.
     const SPDY3_DICTIONARY_ADLER32: u32 = 0xe3c6_a7c2;
 
     #[test]

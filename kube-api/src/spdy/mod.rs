@@ -358,6 +358,11 @@ pub enum Error {
     Closed(String),
 }
 
+/// Receives channel frames `(channel, payload)`.
+pub type ChannelReceiver = mpsc::Receiver<(u8, Bytes)>;
+/// Sends channel frames `(channel, payload)`.
+pub type ChannelSender = mpsc::Sender<(u8, Bytes)>;
+
 /// An exec session over SPDY, as Kubernetes channel frames (see the module docs).
 #[derive(Debug)]
 pub struct ExecChannels {
@@ -365,15 +370,15 @@ pub struct ExecChannels {
     pub protocol: Protocol,
     /// Client → server frames: `(0, stdin)`, `(4, resize JSON)`, `(255, [0])` at stdin EOF.
     /// Ends (`None`) when the client goes away.
-    pub from_client: mpsc::Receiver<(u8, Bytes)>,
+    pub from_client: ChannelReceiver,
     /// Server → client frames: `(1, stdout)`, `(2, stderr)`, `(3, Status JSON)`,
     /// `(255, [n])` to close channel `n`. Drop it to end the session.
-    pub to_client: mpsc::Sender<(u8, Bytes)>,
+    pub to_client: ChannelSender,
 }
 
 impl ExecChannels {
     /// The pair a channel relay takes: `(from_client, to_client)`.
-    pub fn into_pair(self) -> (mpsc::Receiver<(u8, Bytes)>, mpsc::Sender<(u8, Bytes)>) {
+    pub fn into_pair(self) -> (ChannelReceiver, ChannelSender) {
         (self.from_client, self.to_client)
     }
 }
@@ -429,6 +434,45 @@ where
         // Dropping `to_client` here ends the session.
         Err(_) => Err(Error::Timeout),
     }
+}
+
+/// The SPDY/3.1 branch of `pods/exec` in the HTTP front (called by [`crate::proxy`] once the
+/// exec is authorized and located): negotiates the protocol (a refusal is the kubelet's
+/// plain-text 400/403), dials the kubelet, answers `101`, and once upgraded waits for the
+/// client's streams and relays the session with `proxy::relay_exec`.
+pub(crate) async fn serve_exec(
+    target: &crate::proxy::ExecTarget,
+    parts: &http::request::Parts,
+    on_upgrade: Option<hyper::upgrade::OnUpgrade>,
+) -> crate::Result<Response> {
+    let protocol = match negotiate(&parts.headers) {
+        Ok(p) => p,
+        Err(r) => return Ok(r.into_response()),
+    };
+    let Some(on_upgrade) = on_upgrade else {
+        // HTTP/2 has no Upgrade.
+        return Err(crate::errors::bad_request("Upgrade request required"));
+    };
+    let opts = ExecOptions::from_query(parts.uri.query().unwrap_or(""));
+    let kubelet = crate::proxy::connect_exec(target).await?;
+    tokio::spawn(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::debug!(error = %e, "SPDY exec upgrade failed");
+                return;
+            }
+        };
+        match accept(hyper_util::rt::TokioIo::new(upgraded), protocol, opts).await {
+            Ok(session) => {
+                let (from_client, to_client) = session.into_pair();
+                crate::proxy::relay_exec(kubelet, from_client, to_client).await;
+            }
+            // Dropping `kubelet` closes the command's session.
+            Err(e) => tracing::debug!(error = %e, "SPDY exec session not started"),
+        }
+    });
+    Ok(switching_protocols(protocol))
 }
 
 /// What goes on the error stream for `status` (a `metav1.Status` JSON from the relay) under

@@ -476,7 +476,7 @@ fn update_conditions(
                 conditions.push(NamespaceCondition {
                     type_: ty.to_string(),
                     status: st.to_string(),
-                    last_transition_time: Some(now.clone()),
+                    last_transition_time: Some(now),
                     reason: Some(reason),
                     message: Some(message),
                 });
@@ -488,7 +488,7 @@ fn update_conditions(
                     || c.message.as_deref() != Some(message.as_str())
                 {
                     if c.status != st {
-                        c.last_transition_time = Some(now.clone());
+                        c.last_transition_time = Some(now);
                     }
                     c.status = st.to_string();
                     c.reason = Some(reason);
@@ -523,7 +523,7 @@ impl Controller for NamespaceController {
         let Some(mut ns) = api.get_opt(key).await? else {
             return Ok(Action::Done);
         };
-        let Some(deleted_at) = ns.metadata.deletion_timestamp.clone() else {
+        let Some(deleted_at) = ns.metadata.deletion_timestamp else {
             return Ok(Action::Done);
         };
         if ns.status.as_ref().and_then(|s| s.phase.as_deref()) != Some("Terminating") {
@@ -602,7 +602,7 @@ mod tests {
                 "Some resources are remaining: pods. has 1 resource instances".to_string(),
             ),
         );
-        assert!(update_conditions(&mut st, &failing, now.clone()));
+        assert!(update_conditions(&mut st, &failing, now));
         let cs = st.conditions.clone().unwrap();
         assert_eq!(cs.len(), 5);
         assert_eq!(cs[0].type_, DISCOVERY_FAILURE);
@@ -610,7 +610,7 @@ mod tests {
         assert_eq!(cs[0].reason.as_deref(), Some("ResourcesDiscovered"));
         assert_eq!(cs[3].status, "True");
         assert_eq!(cs[4].reason.as_deref(), Some("ContentHasNoFinalizers"));
-        assert!(!update_conditions(&mut st, &failing, now.clone()));
+        assert!(!update_conditions(&mut st, &failing, now));
         assert!(update_conditions(&mut st, &BTreeMap::new(), now));
         let c = &st.conditions.unwrap()[3];
         assert_eq!(

@@ -700,10 +700,13 @@ impl<K: ReplicaOwner> ReplicaController<K> {
                 } else {
                     "FailedDelete"
                 };
-                let message = e.to_string();
+                // As `calculateStatus`: set only when absent. The message names a random pod
+                // (`pods "web-x7k2p" is forbidden: …`); rewriting it on every failure would
+                // write the status, and so requeue the owner at once, on every retry: a hot
+                // loop around the backoff.
                 match previous {
-                    Some((r, m, t)) if r == reason && m == message => Some((r, m, t)),
-                    _ => Some((reason.to_string(), message, Some(Time(now)))),
+                    Some(prev) => Some(prev),
+                    None => Some((reason.to_string(), e.to_string(), Some(Time(now)))),
                 }
             }
         };

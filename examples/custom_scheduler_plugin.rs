@@ -3,18 +3,20 @@
 //! `GpuGeneration` keeps pods that ask for `example.com/gpu-generation: "N"` (an annotation)
 //! off nodes of an older generation (label `example.com/gpu-generation`), and prefers the
 //! newest generation for everyone. It is added to the default profile next to the default
-//! plugins, with weight 5; the scheduler then runs against an in-process cluster.
+//! plugins, with weight 5. The cluster is a [`kubox::Cluster`] of three simulated nodes
+//! (generations 1, 2 and 3) started without its own scheduler; this program runs the
+//! scheduler with the custom profile instead, and the simulated kubelets run what it binds.
 //!
 //! ```text
-//! cargo run --example custom_plugin
+//! cargo run --example custom_scheduler_plugin
 //! ```
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kubox::api::{ApiServer, LocalClient};
-use kubox::core::api::core_v1::{Container, Node, NodeStatus, Pod, PodSpec, ResourceRequirements};
+use kubox::cluster::{Cluster, NodeSpec, ProxyMode};
+use kubox::core::api::core_v1::{Container, Node, Pod, PodSpec, ResourceRequirements};
 use kubox::core::client::{Api, Client, PostParams};
 use kubox::core::meta::ObjectMeta;
 use kubox::core::quantity::Quantity;
@@ -23,7 +25,6 @@ use kubox::sched::framework::{
 };
 use kubox::sched::nodeinfo::{NodeInfo, PodInfo};
 use kubox::sched::scheduler::{DefaultScheduler, Scheduler, SchedulerConfig};
-use kubox::store::embedded::EmbeddedStore;
 
 const LABEL: &str = "example.com/gpu-generation";
 
@@ -65,62 +66,53 @@ impl ScorePlugin for GpuGeneration {
     }
 }
 
-async fn add_node(client: &Arc<dyn Client>, name: &str, gen: u32) -> anyhow::Result<()> {
-    let api: Api<Node> = Api::all(client.clone());
-    let mut node = Node::default();
-    node.metadata = ObjectMeta {
-        name: Some(name.into()),
-        labels: Some(BTreeMap::from([(LABEL.to_string(), gen.to_string())])),
-        ..Default::default()
-    };
-    let mut node = api.create(&PostParams::default(), &node).await?;
-    let allocatable: BTreeMap<String, Quantity> =
-        [("cpu", "8"), ("memory", "32Gi"), ("pods", "110")]
-            .into_iter()
-            .map(|(k, v)| Ok((k.to_string(), Quantity::parse(v)?)))
-            .collect::<anyhow::Result<_>>()?;
-    node.status = Some(NodeStatus {
-        allocatable: Some(allocatable.clone()),
-        capacity: Some(allocatable),
-        ..Default::default()
-    });
-    api.replace_status(name, &PostParams::default(), &node)
-        .await?;
-    Ok(())
-}
-
 async fn add_pod(client: &Arc<dyn Client>, name: &str, min_gen: Option<u32>) -> anyhow::Result<()> {
     let api: Api<Pod> = Api::namespaced(client.clone(), "default");
-    let mut pod = Pod::default();
-    pod.metadata = ObjectMeta {
-        name: Some(name.into()),
-        annotations: min_gen.map(|g| BTreeMap::from([(LABEL.to_string(), g.to_string())])),
+    let pod = Pod {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            annotations: min_gen.map(|g| BTreeMap::from([(LABEL.to_string(), g.to_string())])),
+            ..Default::default()
+        },
+        spec: Some(PodSpec {
+            containers: vec![Container {
+                name: "train".into(),
+                image: Some("trainer:v1".into()),
+                resources: Some(ResourceRequirements {
+                    requests: Some(BTreeMap::from([("cpu".to_string(), Quantity::parse("1")?)])),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
         ..Default::default()
     };
-    pod.spec = Some(PodSpec {
-        containers: vec![Container {
-            name: "train".into(),
-            image: Some("trainer:v1".into()),
-            resources: Some(ResourceRequirements {
-                requests: Some(BTreeMap::from([("cpu".to_string(), Quantity::parse("1")?)])),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }],
-        ..Default::default()
-    });
     api.create(&PostParams::default(), &pod).await?;
     Ok(())
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let server = ApiServer::new(Arc::new(EmbeddedStore::in_memory()));
-    server.ensure_system_namespaces().await?;
-    let client = LocalClient::admin(server).into_client();
-    add_node(&client, "old-gpu", 1).await?;
-    add_node(&client, "mid-gpu", 2).await?;
-    add_node(&client, "new-gpu", 3).await?;
+    // Three simulated nodes, one per GPU generation; no built-in scheduler.
+    let mut builder = Cluster::builder().scheduler(false).proxy(ProxyMode::None);
+    for (name, gen) in [("old-gpu", 1), ("mid-gpu", 2), ("new-gpu", 3)] {
+        builder = builder.node(NodeSpec::simulated(name).label(LABEL, gen.to_string()));
+    }
+    let cluster = builder.start().await?;
+    let client = cluster.client();
+    let nodes: Api<Node> = Api::all(client.clone());
+    for _ in 0..500 {
+        let registered = nodes.list(&Default::default()).await?.items;
+        if registered.len() == 3
+            && registered
+                .iter()
+                .all(|n| n.status.as_ref().is_some_and(|s| s.allocatable.is_some()))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     // The default profile plus the custom plugin (Filter, and Score with weight 5).
     let gpu = Arc::new(GpuGeneration);
@@ -145,7 +137,8 @@ async fn main() -> anyhow::Result<()> {
     for _ in 0..500 {
         let mut bound = 0;
         for n in ["needs-gen-2", "any"] {
-            if pods.get(n).await?.spec.and_then(|s| s.node_name).is_some() {
+            let phase = pods.get(n).await?.status.and_then(|s| s.phase);
+            if phase.as_deref() == Some("Running") {
                 bound += 1;
             }
         }
@@ -162,13 +155,18 @@ async fn main() -> anyhow::Result<()> {
             .spec
             .and_then(|s| s.node_name)
             .unwrap_or_else(|| "<pending>".into());
+        let phase = p
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_default();
         let why = p
             .status
             .and_then(|s| s.conditions)
             .and_then(|c| c.into_iter().find(|c| c.type_ == "PodScheduled"))
             .and_then(|c| c.message)
             .unwrap_or_default();
-        println!("{name:12} -> {node:10} {why}");
+        println!("{name:12} -> {node:10} {phase:8} {why}");
     }
     println!(
         "{}",
@@ -182,5 +180,7 @@ async fn main() -> anyhow::Result<()> {
     );
     let _ = stop.send(());
     let _ = running.await;
+    drop((client, nodes, pods, scheduler));
+    cluster.shutdown().await?;
     Ok(())
 }
