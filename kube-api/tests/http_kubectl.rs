@@ -4,83 +4,18 @@
 //!
 //! A missing binary fails the test with a message saying where it was looked for.
 
+#[macro_use]
+mod support;
+use support::{kubectl, kubectl_dir, versioned, Out};
+
 use kube_api::http::{self, StaticTokens};
 use kube_api::kubeconfig::Kubeconfig;
 use kube_api::tls::TlsAssets;
 use kube_api::{ApiServer, UserInfo};
 use kube_store::embedded::EmbeddedStore;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// The folder holding `kubectl.1.NN`: that of the real path of `kubectl` on PATH.
-fn kubectl_dir() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let found = std::env::split_paths(&path)
-        .map(|d| d.join("kubectl"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!("`kubectl` is not on PATH: the kubectl smoke test needs kubectl and kubectl.1.27 … kubectl.1.33 installed beside it (see shared/compat.md)")
-        });
-    let real = std::fs::canonicalize(&found).unwrap();
-    real.parent().unwrap().to_path_buf()
-}
-
-fn versioned(dir: &Path, minor: u32) -> PathBuf {
-    let p = dir.join(format!("kubectl.1.{minor}"));
-    assert!(
-        p.is_file(),
-        "{} is missing: the kubectl smoke test needs kubectl.1.27 … kubectl.1.33 in {} (see shared/compat.md)",
-        p.display(),
-        dir.display()
-    );
-    p
-}
-
-struct Out {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    /// Stdout with runs of whitespace collapsed (table columns are padded).
-    fn flat(&self) -> String {
-        self.stdout
-            .lines()
-            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-}
-
-async fn kubectl(bin: &Path, kubeconfig: &Path, home: &Path, args: &[&str]) -> Out {
-    let mut cmd = tokio::process::Command::new(bin);
-    cmd.args(args)
-        .env("KUBECONFIG", kubeconfig)
-        .env("HOME", home)
-        .env_remove("KUBECTL_REMOTE_COMMAND_WEBSOCKETS")
-        .kill_on_drop(true);
-    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
-        .await
-        .unwrap_or_else(|_| panic!("{} {args:?} timed out", bin.display()))
-        .unwrap_or_else(|e| panic!("running {}: {e}", bin.display()));
-    Out {
-        ok: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-macro_rules! expect {
-    ($out:expr, $cond:expr, $what:expr) => {
-        assert!(
-            $cond,
-            "{}\n--- stdout:\n{}\n--- stderr:\n{}",
-            $what, $out.stdout, $out.stderr
-        )
-    };
-}
 
 struct Env {
     _running: http::Running,

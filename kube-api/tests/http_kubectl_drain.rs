@@ -3,6 +3,10 @@
 //! it, the wait for the pods to go, and a drain that a budget blocks (429, retried until the
 //! timeout).
 
+#[macro_use]
+mod support;
+use support::{kubectl, kubectl_dir};
+
 use kube_api::http::{self, StaticTokens};
 use kube_api::kubeconfig::Kubeconfig;
 use kube_api::tls::TlsAssets;
@@ -12,58 +16,7 @@ use kubox_core::api::core_v1::{Node, Pod};
 use kubox_core::api::policy_v1::PodDisruptionBudget;
 use kubox_core::client::{Api, Client, Patch, PatchParams, PostParams};
 use serde_json::json;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
-
-/// The folder holding `kubectl.1.NN`: that of the real path of `kubectl` on PATH.
-fn kubectl_dir() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let found = std::env::split_paths(&path)
-        .map(|d| d.join("kubectl"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!("`kubectl` is not on PATH: the drain test needs kubectl.1.27 … kubectl.1.33 installed beside it (see shared/compat.md)")
-        });
-    std::fs::canonicalize(&found)
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-struct Out {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-async fn kubectl(bin: &Path, kubeconfig: &Path, home: &Path, args: &[&str]) -> Out {
-    let mut cmd = tokio::process::Command::new(bin);
-    cmd.args(args)
-        .env("KUBECONFIG", kubeconfig)
-        .env("HOME", home)
-        .kill_on_drop(true);
-    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
-        .await
-        .unwrap_or_else(|_| panic!("{} {args:?} timed out", bin.display()))
-        .unwrap_or_else(|e| panic!("running {}: {e}", bin.display()));
-    Out {
-        ok: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-macro_rules! expect {
-    ($out:expr, $cond:expr, $what:expr) => {
-        assert!(
-            $cond,
-            "{}\n--- stdout:\n{}\n--- stderr:\n{}",
-            $what, $out.stdout, $out.stderr
-        )
-    };
-}
 
 /// A Running, Ready pod on `node` labelled `app`.
 async fn running_pod(pods: &Api<Pod>, name: &str, app: &str, node: &str) {

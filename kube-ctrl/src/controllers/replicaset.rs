@@ -23,10 +23,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::future::join_all;
-use kubox_core::api::apps_v1::{ReplicaSet, ReplicaSetCondition, ReplicaSetStatus};
+use kubox_core::api::apps_v1::{ReplicaSet, ReplicaSetCondition};
 use kubox_core::api::core_v1::{
     Pod, PodTemplateSpec, ReplicationController, ReplicationControllerCondition,
-    ReplicationControllerStatus,
 };
 use kubox_core::client::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kubox_core::meta::{ObjectMeta, OwnerReference, Resource};
@@ -84,73 +83,80 @@ pub trait ReplicaOwner: Resource {
     fn set_replica_status(&mut self, status: ReplicaStatus);
 }
 
+/// The [`ReplicaOwner`] methods that read and write fields both kinds spell alike; `$cond`
+/// is the kind's condition type.
+macro_rules! replica_owner_fields {
+    ($cond:ident) => {
+        fn replicas(&self) -> i32 {
+            self.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)
+        }
+        fn min_ready_seconds(&self) -> i32 {
+            self.spec
+                .as_ref()
+                .and_then(|s| s.min_ready_seconds)
+                .unwrap_or(0)
+        }
+        fn template(&self) -> Option<&PodTemplateSpec> {
+            self.spec.as_ref()?.template.as_ref()
+        }
+        fn replica_status(&self) -> ReplicaStatus {
+            let s = self.status.clone().unwrap_or_default();
+            ReplicaStatus {
+                replicas: s.replicas,
+                fully_labeled_replicas: s.fully_labeled_replicas.unwrap_or(0),
+                ready_replicas: s.ready_replicas.unwrap_or(0),
+                available_replicas: s.available_replicas.unwrap_or(0),
+                observed_generation: s.observed_generation.unwrap_or(0),
+                failure: s
+                    .conditions
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find(|c| c.type_ == "ReplicaFailure")
+                    .map(|c| {
+                        (
+                            c.reason.unwrap_or_default(),
+                            c.message.unwrap_or_default(),
+                            c.last_transition_time,
+                        )
+                    }),
+            }
+        }
+        fn set_replica_status(&mut self, st: ReplicaStatus) {
+            let mut status = self.status.take().unwrap_or_default();
+            let mut conditions: Vec<_> = status
+                .conditions
+                .take()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|c| c.type_ != "ReplicaFailure")
+                .collect();
+            if let Some((reason, message, t)) = st.failure {
+                conditions.push($cond {
+                    type_: "ReplicaFailure".into(),
+                    status: "True".into(),
+                    reason: Some(reason),
+                    message: Some(message),
+                    last_transition_time: t,
+                });
+            }
+            status.replicas = st.replicas;
+            status.fully_labeled_replicas = Some(st.fully_labeled_replicas);
+            status.ready_replicas = Some(st.ready_replicas);
+            status.available_replicas = Some(st.available_replicas);
+            status.observed_generation = Some(st.observed_generation);
+            status.conditions = (!conditions.is_empty()).then_some(conditions);
+            self.status = Some(status);
+        }
+    };
+}
+
 impl ReplicaOwner for ReplicaSet {
     const CONTROLLER: &'static str = "replicaset";
     fn selector(&self) -> std::result::Result<Selector, String> {
         let spec = self.spec.as_ref().ok_or("missing spec")?;
         Selector::from_label_selector(Some(&spec.selector)).map_err(|e| e.to_string())
     }
-    fn replicas(&self) -> i32 {
-        self.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)
-    }
-    fn min_ready_seconds(&self) -> i32 {
-        self.spec
-            .as_ref()
-            .and_then(|s| s.min_ready_seconds)
-            .unwrap_or(0)
-    }
-    fn template(&self) -> Option<&PodTemplateSpec> {
-        self.spec.as_ref()?.template.as_ref()
-    }
-    fn replica_status(&self) -> ReplicaStatus {
-        let s = self.status.clone().unwrap_or_default();
-        ReplicaStatus {
-            replicas: s.replicas,
-            fully_labeled_replicas: s.fully_labeled_replicas.unwrap_or(0),
-            ready_replicas: s.ready_replicas.unwrap_or(0),
-            available_replicas: s.available_replicas.unwrap_or(0),
-            observed_generation: s.observed_generation.unwrap_or(0),
-            failure: s
-                .conditions
-                .unwrap_or_default()
-                .into_iter()
-                .find(|c| c.type_ == "ReplicaFailure")
-                .map(|c| {
-                    (
-                        c.reason.unwrap_or_default(),
-                        c.message.unwrap_or_default(),
-                        c.last_transition_time,
-                    )
-                }),
-        }
-    }
-    fn set_replica_status(&mut self, st: ReplicaStatus) {
-        let old = self.status.take().unwrap_or_default();
-        let mut conditions: Vec<_> = old
-            .conditions
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|c| c.type_ != "ReplicaFailure")
-            .collect();
-        if let Some((reason, message, t)) = st.failure {
-            conditions.push(ReplicaSetCondition {
-                type_: "ReplicaFailure".into(),
-                status: "True".into(),
-                reason: Some(reason),
-                message: Some(message),
-                last_transition_time: t,
-            });
-        }
-        self.status = Some(ReplicaSetStatus {
-            replicas: st.replicas,
-            fully_labeled_replicas: Some(st.fully_labeled_replicas),
-            ready_replicas: Some(st.ready_replicas),
-            available_replicas: Some(st.available_replicas),
-            observed_generation: Some(st.observed_generation),
-            conditions: (!conditions.is_empty()).then_some(conditions),
-            terminating_replicas: old.terminating_replicas,
-        });
-    }
+    replica_owner_fields!(ReplicaSetCondition);
 }
 
 impl ReplicaOwner for ReplicationController {
@@ -162,66 +168,7 @@ impl ReplicaOwner for ReplicationController {
             _ => Err("empty selector".into()),
         }
     }
-    fn replicas(&self) -> i32 {
-        self.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)
-    }
-    fn min_ready_seconds(&self) -> i32 {
-        self.spec
-            .as_ref()
-            .and_then(|s| s.min_ready_seconds)
-            .unwrap_or(0)
-    }
-    fn template(&self) -> Option<&PodTemplateSpec> {
-        self.spec.as_ref()?.template.as_ref()
-    }
-    fn replica_status(&self) -> ReplicaStatus {
-        let s = self.status.clone().unwrap_or_default();
-        ReplicaStatus {
-            replicas: s.replicas,
-            fully_labeled_replicas: s.fully_labeled_replicas.unwrap_or(0),
-            ready_replicas: s.ready_replicas.unwrap_or(0),
-            available_replicas: s.available_replicas.unwrap_or(0),
-            observed_generation: s.observed_generation.unwrap_or(0),
-            failure: s
-                .conditions
-                .unwrap_or_default()
-                .into_iter()
-                .find(|c| c.type_ == "ReplicaFailure")
-                .map(|c| {
-                    (
-                        c.reason.unwrap_or_default(),
-                        c.message.unwrap_or_default(),
-                        c.last_transition_time,
-                    )
-                }),
-        }
-    }
-    fn set_replica_status(&mut self, st: ReplicaStatus) {
-        let old = self.status.take().unwrap_or_default();
-        let mut conditions: Vec<_> = old
-            .conditions
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|c| c.type_ != "ReplicaFailure")
-            .collect();
-        if let Some((reason, message, t)) = st.failure {
-            conditions.push(ReplicationControllerCondition {
-                type_: "ReplicaFailure".into(),
-                status: "True".into(),
-                reason: Some(reason),
-                message: Some(message),
-                last_transition_time: t,
-            });
-        }
-        self.status = Some(ReplicationControllerStatus {
-            replicas: st.replicas,
-            fully_labeled_replicas: Some(st.fully_labeled_replicas),
-            ready_replicas: Some(st.ready_replicas),
-            available_replicas: Some(st.available_replicas),
-            observed_generation: Some(st.observed_generation),
-            conditions: (!conditions.is_empty()).then_some(conditions),
-        });
-    }
+    replica_owner_fields!(ReplicationControllerCondition);
 }
 
 #[derive(Debug)]
