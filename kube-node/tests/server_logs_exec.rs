@@ -276,11 +276,21 @@ async fn exec_frames(
         ws.send(Message::binary(vec![255u8, 0])).await.unwrap();
     }
     let mut frames = Vec::new();
+    let mut close_code = None;
     while let Some(Ok(msg)) = ws.next().await {
-        if let Message::Binary(b) = msg {
-            frames.push(b.to_vec());
+        match msg {
+            Message::Binary(b) => frames.push(b.to_vec()),
+            Message::Close(frame) => close_code = Some(frame.map(|f| u16::from(f.code))),
+            _ => {}
         }
     }
+    // A normal closure (1000), as client-go needs to end its streams with EOF; a bare close
+    // frame would read as 1005.
+    assert_eq!(
+        close_code,
+        Some(Some(1000)),
+        "the session must end with a normal closure"
+    );
     frames
 }
 

@@ -11,7 +11,8 @@ use futures::{SinkExt, StreamExt};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
@@ -205,7 +206,7 @@ async fn run_session<S>(
         Err(e) => {
             let status = failure(&e.to_string());
             let _ = sink.send(frame(ERROR, status.to_string().as_bytes())).await;
-            let _ = sink.close().await;
+            close_normally(&mut sink).await;
             return;
         }
     };
@@ -302,7 +303,22 @@ async fn run_session<S>(
             Err(e) => failure(&e.to_string()),
         };
         let _ = sink.send(frame(ERROR, status.to_string().as_bytes())).await;
-        let _ = sink.close().await;
+        close_normally(&mut sink).await;
     }
     input.abort();
+}
+
+/// Ends the session with a normal closure (code 1000): client-go's WebSocket reader ends its
+/// streams with EOF only for that code, while a bare close frame (1005, "no status") fails
+/// the error stream.
+async fn close_normally<S>(sink: &mut S)
+where
+    S: futures::Sink<Message> + Unpin,
+{
+    let close = CloseFrame {
+        code: CloseCode::Normal,
+        reason: "".into(),
+    };
+    let _ = sink.send(Message::Close(Some(close))).await;
+    let _ = sink.close().await;
 }
