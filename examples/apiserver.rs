@@ -236,9 +236,20 @@ async fn main() -> anyhow::Result<()> {
     cfg.version = args.version.clone();
     cfg.metrics = metrics;
 
-    let running = http::bind(args.listen, server, cfg)
+    let running = http::bind(args.listen, server.clone(), cfg)
         .await
         .context("listen")?;
+    // kube-apiserver's `kubernetes` Service controller: this server's master lease, renewed
+    // every 10 s, keeps its address in the endpoints next to every other server's over the
+    // same store.
+    let port = running.local_addr().port();
+    let kubernetes_service = advertise.map(|ip| {
+        server.start_kubernetes_service_controller(
+            ip,
+            port,
+            kube_api::alloc::EndpointReconcilerConfig::default(),
+        )
+    });
     let addr = running.local_addr();
     let host = if addr.ip().is_unspecified() {
         "127.0.0.1".to_string()
@@ -258,6 +269,12 @@ async fn main() -> anyhow::Result<()> {
     );
 
     tokio::signal::ctrl_c().await?;
+    if let (Some(ip), Some(controller)) = (advertise, kubernetes_service) {
+        drop(controller);
+        if let Err(e) = server.remove_kubernetes_endpoints(ip, port).await {
+            eprintln!("removing this server from the kubernetes endpoints: {e}");
+        }
+    }
     running.shutdown();
     Ok(())
 }

@@ -84,3 +84,8 @@ pub use kube_node as node;
 pub use kube_sched as sched;
 pub use kube_store as store;
 pub use kubox_core as core;
+
+/// The README's code samples, compiled and run as doctests so that they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

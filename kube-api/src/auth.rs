@@ -124,6 +124,74 @@ pub trait Authorizer: Send + Sync + 'static {
         let _ = (user, verb, path);
         Decision::Allow
     }
+
+    /// Every rule `user` holds in `namespace` (`authorizer.RuleResolver.RulesFor`): what a
+    /// SelfSubjectRulesReview (`kubectl auth can-i --list`) answers.
+    ///
+    /// The default cannot enumerate anything: no rules, [`Rules::incomplete`], and an
+    /// evaluation error saying so. Authorizers that can list their rules override it.
+    async fn rules_for(&self, user: &UserInfo, namespace: &str) -> Rules {
+        let _ = (user, namespace);
+        Rules {
+            incomplete: true,
+            errors: vec!["this authorizer does not support user rule resolution".into()],
+            ..Rules::default()
+        }
+    }
+}
+
+/// What [`Authorizer::rules_for`] found: the rules (resource rules have `resources`,
+/// non-resource rules `nonResourceURLs`), whether the list is incomplete, and the errors met.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Rules {
+    /// The rules, in resolution order.
+    pub rules: Vec<kubox_core::api::rbac_v1::PolicyRule>,
+    /// Some rules could not be listed (`status.incomplete`).
+    pub incomplete: bool,
+    /// Errors met while resolving (joined into `status.evaluationError`).
+    pub errors: Vec<String>,
+}
+
+impl Rules {
+    /// Everything: `*` verbs on `*` resources of `*` groups and on the non-resource URL `*`
+    /// (what an always-allow or privileged-group authorizer holds).
+    pub fn everything() -> Self {
+        let all = || Some(vec!["*".to_string()]);
+        Rules {
+            rules: vec![
+                kubox_core::api::rbac_v1::PolicyRule {
+                    verbs: vec!["*".into()],
+                    api_groups: all(),
+                    resources: all(),
+                    ..Default::default()
+                },
+                kubox_core::api::rbac_v1::PolicyRule {
+                    verbs: vec!["*".into()],
+                    non_resource_urls: all(),
+                    ..Default::default()
+                },
+            ],
+            incomplete: false,
+            errors: Vec::new(),
+        }
+    }
+
+    /// `other`'s rules, incompleteness and errors added after these (a union authorizer).
+    pub fn extend(&mut self, other: Rules) {
+        self.rules.extend(other.rules);
+        self.incomplete |= other.incomplete;
+        self.errors.extend(other.errors);
+    }
+
+    /// The errors as `utilerrors.NewAggregate` prints them (one as is, several as `[a, b]`),
+    /// `None` without errors.
+    pub fn evaluation_error(&self) -> Option<String> {
+        match self.errors.as_slice() {
+            [] => None,
+            [one] => Some(one.clone()),
+            many => Some(format!("[{}]", many.join(", "))),
+        }
+    }
 }
 
 /// kube-apiserver's denial text for a non-resource request: `User "u" cannot get path "/x"`.
@@ -139,5 +207,8 @@ pub struct AllowAll;
 impl Authorizer for AllowAll {
     async fn authorize(&self, _attrs: &Attributes<'_>) -> Decision {
         Decision::Allow
+    }
+    async fn rules_for(&self, _user: &UserInfo, _namespace: &str) -> Rules {
+        Rules::everything()
     }
 }

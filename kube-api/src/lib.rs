@@ -17,6 +17,9 @@
 //!   with managedFields, all from kubox-core's `patch`), graceful delete with finalizers and
 //!   propagation policies, delete-collection, and the `status`, `scale`, `binding` and
 //!   namespace `finalize` subresources (`attach`, `portforward`, `proxy`… answer 501).
+//! - [`reviews`]: TokenReview, SelfSubjectReview and SelfSubjectRulesReview (answered, never
+//!   stored); [`oneshot`]: `pods/log` (the whole log) and `pods/exec` (400) through
+//!   [`ApiServer::serve`].
 //! - [`proxy`]: `pods/log` and `pods/exec` proxied to the kubelet (HTTPS with a bearer token,
 //!   [`KubeletClientConfig`]): log streams, exec WebSocket relays, the kubelet's errors as
 //!   `Status`; [`ApiServer::pod_logs`] reads a log in process.
@@ -34,7 +37,8 @@
 //!   ClusterRoles and bindings ([`rbac::ensure_bootstrap_policy`]) and
 //!   SelfSubjectAccessReview.
 //! - [`alloc`]: Service ClusterIP and NodePort allocation (ranges persisted in the store,
-//!   changed by compare-and-swap), the repair pass and the `kubernetes` Service.
+//!   changed by compare-and-swap), the repair pass and the `kubernetes` Service with its
+//!   lease endpoint reconciler ([`ApiServer::start_kubernetes_service_controller`]).
 //! - [`clock`]: the time source for timestamps ([`clock::ManualClock`] in tests).
 //!
 //! # Storage layout
@@ -89,6 +93,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod protobuf;
 pub mod proxy;
+pub mod reviews;
 pub mod spdy;
 pub mod table;
 pub mod tls;
@@ -98,6 +103,7 @@ mod client;
 mod eviction;
 mod nscache;
 mod object;
+pub mod oneshot;
 mod rest;
 mod storage;
 mod strategy;

@@ -841,20 +841,6 @@ impl ApiServer {
     }
 }
 
-/// 501 for `pods/log` and `pods/exec` through [`ApiServer::serve`]: a one-shot JSON request
-/// carries neither the log options nor a connection to upgrade; logs are read with
-/// [`ApiServer::pod_logs`] in process, both over HTTP.
-pub(crate) fn not_a_stream(plural: &str, sub: &str) -> errors::Error {
-    errors::new(
-        501,
-        "NotImplemented",
-        format!(
-            "{plural}/{sub} is a stream: use the HTTP API (kubectl) or ApiServer::pod_logs, \
-             not a one-shot request"
-        ),
-    )
-}
-
 // ---------------------------------------------------------------------------------------
 // Exec
 // ---------------------------------------------------------------------------------------
@@ -1520,7 +1506,8 @@ mod tests {
                  dial tcp 127.0.0.1:{port}: connect: connection refused"
             )
         );
-        // In process through `serve`: a stream is not a one-shot request.
+        // In process through `serve` (`crate::oneshot`): the same path and errors for a
+        // log; exec is not an upgrade.
         let mut req = kubox_core::client::Request {
             resource: kubox_core::client::GroupVersionResource {
                 group: String::new(),
@@ -1531,15 +1518,29 @@ mod tests {
             name: Some("on-down".into()),
             subresource: Some("log".into()),
             verb: kubox_core::client::Verb::Get,
-            body: None,
+            body: Some(json!({"container": "b"})),
         };
+        let e = server.handle(&admin, req.clone()).await.unwrap_err();
+        assert_eq!(e.code(), 500);
+        assert!(e.message().contains("connect: connection refused"), "{e:?}");
+        req.body = None;
+        let e = server.handle(&admin, req.clone()).await.unwrap_err();
+        assert_eq!(
+            (e.code(), e.message()),
+            (
+                400,
+                "a container name must be specified for pod on-down, choose one of: [a b]"
+            )
+        );
+        req.body = Some(json!({"container": "a", "follow": true}));
         assert_eq!(
             server.handle(&admin, req.clone()).await.unwrap_err().code(),
-            501
+            400
         );
         req.subresource = Some("exec".into());
         req.verb = kubox_core::client::Verb::Create(Default::default());
-        assert_eq!(server.handle(&admin, req).await.unwrap_err().code(), 501);
+        let e = server.handle(&admin, req).await.unwrap_err();
+        assert_eq!((e.code(), e.message()), (400, "Upgrade request required"));
     }
 
     #[tokio::test]

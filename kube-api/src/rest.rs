@@ -291,6 +291,25 @@ fn set_top(obj: &mut Value, key: &str, v: Option<Value>) {
 
 /// Whether two objects are equal apart from `metadata.resourceVersion`.
 fn same_ignoring_rv(a: &Value, b: &Value) -> bool {
+    // Objects with `metadata` objects (every stored object) are compared in place, skipping
+    // `metadata.resourceVersion`; anything else as copies with it cleared.
+    type Obj = Map<String, Value>;
+    fn meta(v: &Value) -> Option<(&Obj, &Obj)> {
+        let m = v.as_object()?;
+        Some((m, m.get("metadata")?.as_object()?))
+    }
+    if let (Some((ma, meta_a)), Some((mb, meta_b))) = (meta(a), meta(b)) {
+        const RV: &str = "resourceVersion";
+        let len = |m: &Map<String, Value>| m.len() - usize::from(m.contains_key(RV));
+        return ma.len() == mb.len()
+            && len(meta_a) == len(meta_b)
+            && meta_a
+                .iter()
+                .all(|(k, v)| k == RV || meta_b.get(k) == Some(v))
+            && ma
+                .iter()
+                .all(|(k, v)| k == "metadata" || mb.get(k) == Some(v));
+    }
     let (mut a, mut b) = (a.clone(), b.clone());
     set_meta(&mut a, "resourceVersion", Value::Null);
     set_meta(&mut b, "resourceVersion", Value::Null);
@@ -1577,6 +1596,42 @@ fn apply_patch(cur: &Value, patch: &Patch) -> Result<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn same_ignoring_rv_compares_everything_but_the_rv() {
+        let cases = [
+            (
+                json!({"metadata": {"name": "a", "resourceVersion": "1"}, "spec": {"x": 1}}),
+                json!({"spec": {"x": 1}, "metadata": {"resourceVersion": "2", "name": "a"}}),
+                true,
+            ),
+            (
+                json!({"metadata": {"name": "a"}, "spec": {"x": 1}}),
+                json!({"metadata": {"name": "a", "resourceVersion": "2"}, "spec": {"x": 1}}),
+                true,
+            ),
+            (
+                json!({"metadata": {"name": "a", "resourceVersion": "1"}, "spec": {"x": 1}}),
+                json!({"metadata": {"name": "a", "resourceVersion": "1"}, "spec": {"x": 2}}),
+                false,
+            ),
+            (
+                json!({"metadata": {"name": "a", "uid": "u"}}),
+                json!({"metadata": {"name": "a", "resourceVersion": "1"}}),
+                false,
+            ),
+            (
+                json!({"metadata": {"name": "a"}, "status": {}}),
+                json!({"metadata": {"name": "a"}}),
+                false,
+            ),
+            (json!({"spec": 1}), json!({"metadata": {}, "spec": 1}), true),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(same_ignoring_rv(&a, &b), want, "{a} vs {b}");
+            assert_eq!(same_ignoring_rv(&b, &a), want, "{b} vs {a}");
+        }
+    }
 
     #[test]
     fn uids_are_v4() {

@@ -49,6 +49,13 @@ pub struct BackgroundTasks {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
+impl BackgroundTasks {
+    /// Tasks that stop when the handle is dropped.
+    pub(crate) fn from_tasks(tasks: Vec<tokio::task::JoinHandle<()>>) -> Self {
+        BackgroundTasks { tasks }
+    }
+}
+
 impl Drop for BackgroundTasks {
     fn drop(&mut self) {
         for t in &self.tasks {
@@ -165,6 +172,7 @@ impl Builder {
                 },
                 authorizer: self.authorizer,
                 sa_keys: self.sa_keys,
+                token_authenticator: std::sync::OnceLock::new(),
                 kubelet: self.kubelet,
                 timing: Timing {
                     bookmark_interval: self.bookmark_interval,
@@ -179,6 +187,8 @@ struct Inner {
     rest: Rest,
     authorizer: Arc<dyn Authorizer>,
     sa_keys: Option<Arc<ServiceAccountKeys>>,
+    /// What TokenReviews are answered with (`crate::reviews`).
+    token_authenticator: std::sync::OnceLock<Arc<dyn crate::http::Authenticator>>,
     kubelet: crate::proxy::KubeletClientConfig,
     timing: Timing,
 }
@@ -192,6 +202,30 @@ struct Inner {
 #[derive(Clone)]
 pub struct ApiServer {
     inner: Arc<Inner>,
+}
+
+/// A handle that does not keep an [`ApiServer`] alive (what a component the server itself
+/// holds, such as its token authenticator, keeps of it, so that no reference cycle outlives
+/// the server).
+#[derive(Clone)]
+pub(crate) struct WeakApiServer {
+    inner: std::sync::Weak<Inner>,
+}
+
+impl WeakApiServer {
+    /// The server, while any strong handle to it lives.
+    pub(crate) fn upgrade(&self) -> Option<ApiServer> {
+        self.inner.upgrade().map(|inner| ApiServer { inner })
+    }
+}
+
+impl ApiServer {
+    /// A handle that does not keep this server alive.
+    pub(crate) fn downgrade(&self) -> WeakApiServer {
+        WeakApiServer {
+            inner: Arc::downgrade(&self.inner),
+        }
+    }
 }
 
 impl std::fmt::Debug for ApiServer {
@@ -267,6 +301,34 @@ impl ApiServer {
     /// The clock this server stamps objects with.
     pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
         &self.inner.rest.clock
+    }
+
+    /// The authorizer requests are decided by.
+    pub(crate) fn authorizer(&self) -> &Arc<dyn Authorizer> {
+        &self.inner.authorizer
+    }
+
+    /// Sets the token authenticator TokenReviews are answered with (`tokenreviews`,
+    /// [`crate::reviews`]); the first one set stays (false when one was set already).
+    /// [`crate::http::router`] sets its [`Config::authenticator`](crate::http::Config) when
+    /// none is, so an HTTPS server reviews tokens as it authenticates them.
+    pub fn set_token_authenticator(&self, authn: Arc<dyn crate::http::Authenticator>) -> bool {
+        self.inner.token_authenticator.set(authn).is_ok()
+    }
+
+    /// The token authenticator TokenReviews are answered with, if one was set.
+    pub fn token_authenticator(&self) -> Option<&Arc<dyn crate::http::Authenticator>> {
+        self.inner.token_authenticator.get()
+    }
+
+    /// The API's audiences (`--api-audiences`): those of the service-account keys, none
+    /// without them.
+    pub fn api_audiences(&self) -> Vec<String> {
+        self.inner
+            .sa_keys
+            .as_ref()
+            .map(|k| k.audiences.clone())
+            .unwrap_or_default()
     }
 
     /// Authorizes `verb` (the lower-case HTTP method; `get` for HEAD) on the non-resource
@@ -430,6 +492,9 @@ impl ApiServer {
                 let body = crate::rbac::self_subject_access_review(&access, user, body()?).await?;
                 Ok(Response::new(201, body))
             }
+            (Verb::Create(_), "") if crate::reviews::is_review(info) => {
+                crate::reviews::answer(self, user, info, body()?).await
+            }
             (Verb::Create(_), "token") if self.inner.sa_keys.is_some() => {
                 let sa = rest.get(&c, name).await?;
                 let keys = self
@@ -513,8 +578,11 @@ impl ApiServer {
             }
             (Verb::Delete(p), "") => ok(rest.delete(&c, name, p).await?.body),
             (Verb::DeleteCollection(dp, lp), "") => ok(rest.delete_collection(&c, dp, lp).await?),
-            // Streams: over HTTP (`crate::proxy`), or `ApiServer::pod_logs` in process.
-            (_, "log" | "exec") => Err(crate::proxy::not_a_stream(info.plural, sub)),
+            // Streams: over HTTP (`crate::proxy`); one-shot here (`crate::oneshot`).
+            (Verb::Get | Verb::GetWith(_), "log") => {
+                crate::oneshot::pod_log(self, ns.unwrap_or(""), name, request.body.as_ref()).await
+            }
+            (_, "exec") => Err(crate::oneshot::exec_needs_upgrade()),
             (_, "attach" | "portforward" | "proxy") => {
                 Err(errors::not_implemented(&format!("{}/{sub}", info.plural)))
             }

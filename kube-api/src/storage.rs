@@ -50,9 +50,58 @@ pub(crate) fn decode(s: &Strategy, kv: &KeyValue) -> Result<Value> {
 
 /// Encodes an object for the store (without its resourceVersion).
 pub(crate) fn encode(obj: &Value) -> Bytes {
+    // The common shape (an object with a `metadata` object) is written as is, skipping
+    // `metadata.resourceVersion` on the fly: the same bytes as clearing it in a copy, without
+    // copying the object.
+    let has_meta = obj
+        .as_object()
+        .and_then(|m| m.get("metadata"))
+        .is_some_and(Value::is_object);
+    if has_meta {
+        return Bytes::from(serde_json::to_vec(&WithoutRv(obj)).unwrap_or_default());
+    }
     let mut o = obj.clone();
     set_meta(&mut o, "resourceVersion", Value::Null);
     Bytes::from(serde_json::to_vec(&o).unwrap_or_default())
+}
+
+/// An object (with a `metadata` object) serialized without `metadata.resourceVersion`.
+struct WithoutRv<'a>(&'a Value);
+
+/// A `metadata` map serialized without `resourceVersion`.
+struct MetaWithoutRv<'a>(&'a Map<String, Value>);
+
+impl serde::Serialize for WithoutRv<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Value::Object(m) = self.0 else {
+            return self.0.serialize(ser);
+        };
+        let mut out = ser.serialize_map(Some(m.len()))?;
+        for (k, v) in m {
+            match v {
+                Value::Object(meta) if k == "metadata" => {
+                    out.serialize_entry(k, &MetaWithoutRv(meta))?
+                }
+                _ => out.serialize_entry(k, v)?,
+            }
+        }
+        out.end()
+    }
+}
+
+impl serde::Serialize for MetaWithoutRv<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let n = self.0.len() - usize::from(self.0.contains_key("resourceVersion"));
+        let mut out = ser.serialize_map(Some(n))?;
+        for (k, v) in self.0 {
+            if k != "resourceVersion" {
+                out.serialize_entry(k, v)?;
+            }
+        }
+        out.end()
+    }
 }
 
 /// A parsed label + field selector.
@@ -376,6 +425,25 @@ fn validate_list_params(p: &ListParams) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encode_drops_resource_version_without_copying() {
+        for obj in [
+            json!({"kind": "Pod", "metadata": {"name": "a", "resourceVersion": "7", "uid": "u"}, "spec": {"x": [1, {"resourceVersion": "keep"}]}}),
+            json!({"metadata": {"name": "a"}, "b": 1}),
+            json!({"metadata": null, "a": 1}),
+            json!({"a": 1}),
+            json!([1, 2]),
+        ] {
+            let mut want = obj.clone();
+            set_meta(&mut want, "resourceVersion", Value::Null);
+            assert_eq!(
+                encode(&obj),
+                Bytes::from(serde_json::to_vec(&want).unwrap()),
+                "{obj}"
+            );
+        }
+    }
 
     #[test]
     fn continue_tokens_round_trip() {

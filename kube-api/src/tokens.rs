@@ -33,7 +33,7 @@ use crate::auth::UserInfo;
 use crate::clock::Clock;
 use crate::errors::{self, FieldError, Result};
 use crate::http::Authenticator;
-use crate::server::ApiServer;
+use crate::server::{ApiServer, WeakApiServer};
 use crate::tls;
 use async_trait::async_trait;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -248,9 +248,15 @@ impl ServiceAccountKeys {
     /// API's audiences and not expired (60 s of leeway, as kube-apiserver) — without the
     /// existence check of [`ServiceAccountTokens`].
     pub fn validate(&self, token: &str, now: i64) -> Option<Claims> {
+        self.validate_for(token, now, &self.audiences)
+    }
+
+    /// [`ServiceAccountKeys::validate`] for other `audiences` than the API's (a TokenReview
+    /// asking for `vault`): the token must name one of them.
+    pub fn validate_for(&self, token: &str, now: i64, audiences: &[String]) -> Option<Claims> {
         const LEEWAY: i64 = 60;
         let c = self.verify(token)?;
-        let for_us = c.aud.iter().any(|a| self.audiences.contains(a));
+        let for_us = c.aud.iter().any(|a| audiences.contains(a));
         let fresh = c.nbf <= now + LEEWAY && now < c.exp + LEEWAY;
         let shaped = c.sub
             == format!(
@@ -365,7 +371,8 @@ pub(crate) fn token_request(
 #[derive(Clone)]
 pub struct ServiceAccountTokens {
     keys: Arc<ServiceAccountKeys>,
-    server: ApiServer,
+    /// Weak: the server holds this authenticator (TokenReview), which must not keep it alive.
+    server: WeakApiServer,
     clock: Arc<dyn Clock>,
 }
 
@@ -384,7 +391,7 @@ impl ServiceAccountTokens {
         let clock = server.clock().clone();
         ServiceAccountTokens {
             keys,
-            server,
+            server: server.downgrade(),
             clock,
         }
     }
@@ -393,7 +400,24 @@ impl ServiceAccountTokens {
 #[async_trait]
 impl Authenticator for ServiceAccountTokens {
     async fn authenticate(&self, token: &str) -> Option<UserInfo> {
-        let claims = self.keys.validate(token, self.clock.now().as_second())?;
+        self.authenticate_for(token, &[]).await.map(|(u, _)| u)
+    }
+
+    /// Audience-aware: the token must name one of `audiences` (empty: the API's), and is
+    /// reported valid for those it names.
+    async fn authenticate_for(
+        &self,
+        token: &str,
+        audiences: &[String],
+    ) -> Option<(UserInfo, Option<Vec<String>>)> {
+        let wanted = if audiences.is_empty() {
+            &self.keys.audiences[..]
+        } else {
+            audiences
+        };
+        let claims = self
+            .keys
+            .validate_for(token, self.clock.now().as_second(), wanted)?;
         let k = &claims.kubernetes;
         let req = Request {
             resource: GroupVersionResource {
@@ -407,12 +431,19 @@ impl Authenticator for ServiceAccountTokens {
             verb: Verb::Get,
             body: None,
         };
-        let sa = self.server.handle(&UserInfo::admin(), req).await.ok()?;
+        // A server that is gone authenticates nobody.
+        let server = self.server.upgrade()?;
+        let sa = server.handle(&UserInfo::admin(), req).await.ok()?;
         let uid = sa["metadata"]["uid"].as_str().unwrap_or("");
         if uid != k.serviceaccount.uid {
             tracing::debug!(sub = %claims.sub, "service-account token for a re-created account");
             return None;
         }
-        Some(claims.user())
+        let valid_for: Vec<String> = wanted
+            .iter()
+            .filter(|a| claims.aud.contains(a))
+            .cloned()
+            .collect();
+        Some((claims.user(), Some(valid_for)))
     }
 }

@@ -233,6 +233,21 @@ fn too_old(requested: Revision, compacted: Revision) -> errors::Error {
 
 /// One store event as a watch event, after the selectors (old and new state).
 fn translate(s: &Strategy, filter: &Filter, ev: &Event) -> Option<WatchEvent<Value>> {
+    if ev.kind == EventKind::Put && filter.is_empty() {
+        // Without selectors the old state only has to be there (and decodable): check it
+        // without building it, one full decode per event instead of two.
+        let old_matches = ev
+            .prev
+            .as_ref()
+            .is_some_and(|kv| serde_json::from_slice::<serde::de::IgnoredAny>(&kv.value).is_ok());
+        let new = decode(s, &ev.kv).ok()?;
+        let t = if old_matches {
+            WatchEventType::Modified
+        } else {
+            WatchEventType::Added
+        };
+        return Some(event(t, new));
+    }
     let old = ev.prev.as_ref().and_then(|kv| decode(s, kv).ok());
     let old_matches = old.as_ref().is_some_and(|o| filter.matches(s, o));
     match ev.kind {

@@ -1,7 +1,8 @@
 //! Stock kubectl 1.27 … 1.33 against an RBAC-authorized HTTPS server (as the apiserver example
 //! builds it): `kubectl auth can-i` (SelfSubjectAccessReview) for the admin, a restricted
 //! static-token user and a service account whose token comes from `kubectl create token`
-//! (TokenRequest), and the Forbidden error kubectl prints.
+//! (TokenRequest), and the Forbidden error kubectl prints; `kubectl auth can-i --list`
+//! (SelfSubjectRulesReview) and `kubectl auth whoami` (SelfSubjectReview, 1.28+).
 //!
 //! A missing binary fails the test with a message saying where it was looked for.
 
@@ -204,5 +205,68 @@ async fn stock_kubectl_auth() {
                     .contains("No resources found in default namespace."),
             format!("{v}: the service account lists pods")
         );
+
+        // `kubectl auth can-i --list`: a SelfSubjectRulesReview for the current namespace.
+        let out = kubectl(bin, &bot, &home, &["auth", "can-i", "--list"]).await;
+        let flat = out.flat();
+        expect!(
+            out,
+            out.ok
+                && flat.starts_with("Resources Non-Resource URLs Resource Names Verbs")
+                && flat.contains("\npods [] [] [get list watch]\n")
+                && flat
+                    .contains("\nselfsubjectaccessreviews.authorization.k8s.io [] [] [create]\n")
+                && flat.contains("\n[/version] [] [get]"),
+            format!("{v}: can-i --list for the service account")
+        );
+        let out = kubectl(
+            bin,
+            &bot,
+            &home,
+            &["auth", "can-i", "--list", "-n", "kube-system"],
+        )
+        .await;
+        expect!(
+            out,
+            out.ok && !out.flat().contains("\npods "),
+            format!("{v}: no pods in kube-system for the service account")
+        );
+        let out = kubectl(bin, &env.admin, &home, &["auth", "can-i", "--list"]).await;
+        expect!(
+            out,
+            out.ok
+                && out.flat().contains("\n*.* [] [] [*]\n")
+                && out.flat().contains("\n[*] [] [*]"),
+            format!("{v}: can-i --list for the admin")
+        );
+
+        // `kubectl auth whoami`: a SelfSubjectReview (authentication.k8s.io/v1 from 1.28).
+        let out = kubectl(bin, &bot, &home, &["auth", "whoami"]).await;
+        if *minor >= 28 {
+            let flat = out.flat();
+            expect!(
+                out,
+                out.ok
+                    && flat.starts_with("ATTRIBUTE VALUE")
+                    && flat.contains("\nUsername system:serviceaccount:default:bot\n")
+                    && flat.contains("Groups [system:serviceaccounts system:serviceaccounts:default system:authenticated]"),
+                format!("{v}: whoami for the service account")
+            );
+            let out = kubectl(bin, &alice, &home, &["auth", "whoami", "-o", "json"]).await;
+            let review: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+            expect!(
+                out,
+                out.ok
+                    && review["kind"] == "SelfSubjectReview"
+                    && review["status"]["userInfo"]["username"] == "alice",
+                format!("{v}: whoami -o json")
+            );
+        } else {
+            expect!(
+                out,
+                !out.ok,
+                format!("{v}: whoami needs the beta API 1.27 asks for")
+            );
+        }
     }
 }

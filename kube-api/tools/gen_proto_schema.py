@@ -44,7 +44,10 @@ ROOTS = [
     ("api.scheduling.v1", "PriorityClass"),
     ("api.policy.v1", "PodDisruptionBudget"), ("api.policy.v1", "Eviction"),
     ("api.authorization.v1", "SelfSubjectAccessReview"),
+    ("api.authorization.v1", "SelfSubjectRulesReview"),
     ("api.authentication.v1", "TokenRequest"),
+    ("api.authentication.v1", "TokenReview"),
+    ("api.authentication.v1", "SelfSubjectReview"),
     ("api.autoscaling.v1", "Scale"),
 ]
 

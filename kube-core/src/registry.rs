@@ -22,7 +22,10 @@
 //! | `v1` | `services` | Service | Namespaced | `svc` | `all` | `proxy`, `status` |
 //! | `apps/v1` | `deployments` | Deployment | Namespaced | `deploy` | `all` | `scale`, `status` |
 //! | `apps/v1` | `replicasets` | ReplicaSet | Namespaced | `rs` | `all` | `scale`, `status` |
+//! | `authentication.k8s.io/v1` | `selfsubjectreviews` | SelfSubjectReview | Cluster | | | |
+//! | `authentication.k8s.io/v1` | `tokenreviews` | TokenReview | Cluster | | | |
 //! | `authorization.k8s.io/v1` | `selfsubjectaccessreviews` | SelfSubjectAccessReview | Cluster | | | |
+//! | `authorization.k8s.io/v1` | `selfsubjectrulesreviews` | SelfSubjectRulesReview | Cluster | | | |
 //! | `policy/v1` | `poddisruptionbudgets` | PodDisruptionBudget | Namespaced | `pdb` | | `status` |
 //! | `rbac.authorization.k8s.io/v1` | `clusterrolebindings` | ClusterRoleBinding | Cluster | | | |
 //! | `rbac.authorization.k8s.io/v1` | `clusterroles` | ClusterRole | Cluster | | | |
@@ -33,7 +36,8 @@
 //! | `discovery.k8s.io/v1` | `endpointslices` | EndpointSlice | Namespaced | | | |
 //!
 //! Every resource has the verbs `create delete deletecollection get list patch update watch`,
-//! except `bindings` and `selfsubjectaccessreviews` (`create`; neither is stored: a review is
+//! except `bindings` and the reviews (`selfsubjectreviews`, `tokenreviews`,
+//! `selfsubjectaccessreviews`, `selfsubjectrulesreviews`: `create`; none is stored: a review is
 //! answered, never kept) and `namespaces` (no `deletecollection`). Subresource verbs:
 //! `status`, `scale`, `ephemeralcontainers`, `resize`: `get patch update`; `log`: `get`;
 //! `exec`, `attach`, `portforward`: `create get`; `binding`, `eviction`, `token`: `create`;
@@ -261,6 +265,7 @@ const fn gv(group: &'static str, version: &'static str) -> GroupVersion {
 pub const GROUP_VERSIONS: &[GroupVersion] = &[
     gv("", "v1"),
     gv("apps", "v1"),
+    gv("authentication.k8s.io", "v1"),
     gv("authorization.k8s.io", "v1"),
     gv("policy", "v1"),
     gv(RBAC, "v1"),
@@ -338,8 +343,12 @@ pub const RESOURCES: &[ResourceInfo] = &[
     // apps/v1
     res("apps", "Deployment", "deployments", "deployment", true, &["deploy"], &["all"], "8aSe+NMegvE=", DEPLOYMENT_SUBS),
     res("apps", "ReplicaSet", "replicasets", "replicaset", true, &["rs"], &["all"], "P1RzHs8/mWQ=", REPLICASET_SUBS),
+    // authentication.k8s.io/v1
+    ResourceInfo { verbs: CREATE, ..res("authentication.k8s.io", "SelfSubjectReview", "selfsubjectreviews", "selfsubjectreview", false, &[], &[], "", &[]) },
+    ResourceInfo { verbs: CREATE, ..res("authentication.k8s.io", "TokenReview", "tokenreviews", "tokenreview", false, &[], &[], "", &[]) },
     // authorization.k8s.io/v1
     ResourceInfo { verbs: CREATE, ..res("authorization.k8s.io", "SelfSubjectAccessReview", "selfsubjectaccessreviews", "selfsubjectaccessreview", false, &[], &[], "", &[]) },
+    ResourceInfo { verbs: CREATE, ..res("authorization.k8s.io", "SelfSubjectRulesReview", "selfsubjectrulesreviews", "selfsubjectrulesreview", false, &[], &[], "", &[]) },
     // policy/v1
     res("policy", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget", true, &["pdb"], &[], "EVWiDmWqyJw=", PDB_SUBS),
     // rbac.authorization.k8s.io/v1

@@ -63,7 +63,11 @@ async fn conformance(shim: bool, network: NetworkMode) {
             "the pod network case needs root (CI runs as root)"
         );
         let status = kube_node::runtime::Runtime::status(&runtime).await.unwrap();
-        assert!(status.network_ready, "{}", status.message);
+        assert!(
+            status.network_ready && status.message.is_empty(),
+            "{}",
+            status.message
+        );
     }
     let mut params = Params::posix("busybox");
     params.log_root = Some(dir.path().join("logs"));

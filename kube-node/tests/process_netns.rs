@@ -122,8 +122,9 @@ async fn two_pods_listen_on_the_same_port_with_their_own_ips() {
     config.cgroups.enabled = false;
     let runtime = ProcessRuntime::new(config.clone()).await.unwrap();
     let status = runtime.status().await.unwrap();
+    // Pods get namespaces of their own: no host-network fallback to report.
     assert!(
-        status.network_ready,
+        status.network_ready && status.message.is_empty(),
         "pod network not ready: {}",
         status.message
     );
@@ -266,7 +267,8 @@ async fn host_network_mode_says_so() {
     let runtime = ProcessRuntime::new(config).await.unwrap();
     let status = runtime.status().await.unwrap();
     assert!(status.runtime_ready);
-    assert!(!status.network_ready);
+    // Pods can start (on the host network), so the node stays usable.
+    assert!(status.network_ready);
     assert!(
         status.message.contains("host network"),
         "{}",

@@ -140,7 +140,11 @@ impl Cache {
     }
 
     fn place(&mut self, info: Arc<PodInfo>, node: &str) {
+        let affinity = info.has_affinity();
         let placed = self.with_node(node, |ni| ni.add_pod(info.clone()));
+        if affinity && placed.is_some() {
+            self.track_affinity(node);
+        }
         if placed.is_none() {
             // Pod on a node we have not seen (yet).
             let mut g = NodeInfo::new(Arc::new(Node {
@@ -158,8 +162,23 @@ impl Cache {
         }
     }
 
+    /// Updates the snapshot's affinity node lists for `node` (pending nodes get theirs when
+    /// folded in).
+    fn track_affinity(&mut self, node: &str) {
+        if let Some(&i) = self.snapshot.index.get(node) {
+            self.snapshot.track_affinity(i);
+        }
+    }
+
     fn unplace(&mut self, key: &str, node: &str) {
-        self.with_node(node, |ni| ni.remove_pod(key));
+        let changed = self.with_node(node, |ni| {
+            let before = ni.pods_with_affinity;
+            ni.remove_pod(key);
+            before != ni.pods_with_affinity
+        });
+        if changed == Some(true) {
+            self.track_affinity(node);
+        }
         if self.ghosts.get(node).is_some_and(|g| g.pods.is_empty()) {
             self.ghosts.remove(node);
         }

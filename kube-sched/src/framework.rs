@@ -147,7 +147,8 @@ impl<T: Any + Clone + Send + Sync> StateData for T {
 /// Per-cycle plugin state (`framework.CycleState`), keyed by a plugin-chosen string.
 #[derive(Default)]
 pub struct CycleState {
-    data: HashMap<&'static str, Box<dyn StateData>>,
+    /// A handful of entries: a list beats hashing the key on every per-node read.
+    data: Vec<(&'static str, Box<dyn StateData>)>,
     /// Plugins whose PreScore returned Skip (their Score is not run).
     pub skip_score: HashSet<String>,
     /// Plugins whose PreFilter returned Skip (their Filter is not run).
@@ -171,7 +172,10 @@ impl Clone for CycleState {
 impl fmt::Debug for CycleState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CycleState")
-            .field("keys", &self.data.keys().collect::<Vec<_>>())
+            .field(
+                "keys",
+                &self.data.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -179,19 +183,24 @@ impl fmt::Debug for CycleState {
 impl CycleState {
     /// Stores `value` under `key`.
     pub fn write<T: Any + Clone + Send + Sync>(&mut self, key: &'static str, value: T) {
-        self.data.insert(key, Box::new(value));
+        match self.data.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => *v = Box::new(value),
+            None => self.data.push((key, Box::new(value))),
+        }
     }
     /// Reads the value under `key`.
     pub fn read<T: Any>(&self, key: &'static str) -> Option<&T> {
         self.data
-            .get(key)
-            .and_then(|b| (**b).as_any().downcast_ref())
+            .iter()
+            .find(|(k, _)| *k == key)
+            .and_then(|(_, b)| (**b).as_any().downcast_ref())
     }
     /// Reads the value under `key` mutably.
     pub fn read_mut<T: Any>(&mut self, key: &'static str) -> Option<&mut T> {
         self.data
-            .get_mut(key)
-            .and_then(|b| (**b).as_any_mut().downcast_mut())
+            .iter_mut()
+            .find(|(k, _)| *k == key)
+            .and_then(|(_, b)| (**b).as_any_mut().downcast_mut())
     }
 }
 
@@ -404,8 +413,8 @@ pub trait PreScorePlugin: Plugin {
 /// A node's score.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeScore {
-    /// Node name.
-    pub name: String,
+    /// Node name (shared with [`NodeInfo::shared_name`], so scoring copies no strings).
+    pub name: Arc<str>,
     /// Score.
     pub score: i64,
 }

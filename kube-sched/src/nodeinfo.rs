@@ -296,6 +296,8 @@ pub struct NodeInfo {
     pub node: Arc<Node>,
     /// Node name.
     pub name: String,
+    /// The node name as a shared string (for [`crate::framework::NodeScore`]).
+    pub shared_name: Arc<str>,
     /// status.allocatable.
     pub allocatable: Resource,
     /// Σ real requests of the pods on the node.
@@ -312,8 +314,11 @@ pub struct NodeInfo {
     pub used_ports: Vec<HostPort>,
     /// Normalized image name → size, from status.images.
     pub images: Arc<HashMap<String, i64>>,
-    /// NoSchedule/NoExecute/PreferNoSchedule taints.
-    pub taints: Arc<Vec<Taint>>,
+    /// NoSchedule/NoExecute/PreferNoSchedule taints (inline: an untainted node is checked
+    /// without following a pointer).
+    pub taints: Vec<Taint>,
+    /// `spec.unschedulable` (kept here so that filtering does not touch the Node object).
+    pub unschedulable: bool,
     /// Bumped on every change.
     pub generation: u64,
 }
@@ -342,7 +347,9 @@ impl NodeInfo {
             pods_with_required_anti_affinity: 0,
             used_ports: Vec::new(),
             images: Arc::new(HashMap::new()),
-            taints: Arc::new(Vec::new()),
+            taints: Vec::new(),
+            unschedulable: false,
+            shared_name: Arc::from(""),
             generation: 0,
             node: node.clone(),
         };
@@ -364,13 +371,20 @@ impl NodeInfo {
             }
         }
         self.images = Arc::new(images);
-        self.taints = Arc::new(
-            node.spec
-                .as_ref()
-                .and_then(|s| s.taints.clone())
-                .unwrap_or_default(),
-        );
+        self.taints = node
+            .spec
+            .as_ref()
+            .and_then(|s| s.taints.clone())
+            .unwrap_or_default();
+        self.unschedulable = node
+            .spec
+            .as_ref()
+            .and_then(|s| s.unschedulable)
+            .unwrap_or(false);
         self.name = node.metadata.name.clone().unwrap_or_default();
+        if *self.shared_name != *self.name {
+            self.shared_name = Arc::from(self.name.as_str());
+        }
         self.node = node;
         self.generation += 1;
     }
@@ -485,6 +499,12 @@ pub struct Snapshot {
     pub pdbs: Arc<Vec<Arc<PodDisruptionBudget>>>,
     /// Volume placements.
     pub volumes: Arc<VolumeCatalog>,
+    /// Indices into `nodes` of the nodes holding a pod with any pod (anti-)affinity term
+    /// (`havePodsWithAffinityNodeInfoList`); `None`: not tracked, every node is visited.
+    pub with_affinity: Option<Arc<Vec<usize>>>,
+    /// Indices into `nodes` of the nodes holding a pod with a required anti-affinity term
+    /// (`havePodsWithRequiredAntiAffinityNodeInfoList`); `None`: not tracked.
+    pub with_required_anti_affinity: Option<Arc<Vec<usize>>>,
 }
 
 impl Snapshot {
@@ -524,7 +544,72 @@ impl Snapshot {
             }
         }
         self.image_nodes = Arc::new(images);
+        let (mut aff, mut anti) = (Vec::new(), Vec::new());
+        for (i, n) in nodes.iter().enumerate() {
+            if n.pods_with_affinity > 0 {
+                aff.push(i);
+            }
+            if n.pods_with_required_anti_affinity > 0 {
+                anti.push(i);
+            }
+        }
+        self.with_affinity = Some(Arc::new(aff));
+        self.with_required_anti_affinity = Some(Arc::new(anti));
         self.nodes = Arc::new(nodes);
+    }
+
+    /// Brings the affinity node lists up to date for the node at `index` after its pods
+    /// changed.
+    pub(crate) fn track_affinity(&mut self, index: usize) {
+        let Some(n) = self.nodes.get(index) else {
+            return;
+        };
+        let (a, r) = (
+            n.pods_with_affinity > 0,
+            n.pods_with_required_anti_affinity > 0,
+        );
+        fn set(list: &mut Option<Arc<Vec<usize>>>, i: usize, present: bool) {
+            if let Some(l) = list {
+                if l.contains(&i) != present {
+                    let v = Arc::make_mut(l);
+                    if present {
+                        v.push(i);
+                    } else {
+                        v.retain(|&x| x != i);
+                    }
+                }
+            }
+        }
+        set(&mut self.with_affinity, index, a);
+        set(&mut self.with_required_anti_affinity, index, r);
+    }
+
+    fn listed<'a>(
+        &'a self,
+        list: Option<&'a Vec<usize>>,
+    ) -> impl Iterator<Item = &'a Arc<NodeInfo>> + 'a {
+        let all = if list.is_none() {
+            Some(self.nodes.iter())
+        } else {
+            None
+        };
+        all.into_iter().flatten().chain(
+            list.into_iter()
+                .flatten()
+                .filter_map(move |&i| self.nodes.get(i)),
+        )
+    }
+
+    /// The nodes that may hold pods with pod (anti-)affinity terms (all nodes when not
+    /// tracked).
+    pub fn nodes_with_affinity(&self) -> impl Iterator<Item = &Arc<NodeInfo>> + '_ {
+        self.listed(self.with_affinity.as_deref())
+    }
+
+    /// The nodes that may hold pods with required anti-affinity terms (all nodes when not
+    /// tracked).
+    pub fn nodes_with_required_anti_affinity(&self) -> impl Iterator<Item = &Arc<NodeInfo>> + '_ {
+        self.listed(self.with_required_anti_affinity.as_deref())
     }
 
     /// The node named `name`.

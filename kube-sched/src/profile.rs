@@ -332,6 +332,31 @@ impl Profile {
         Status::success()
     }
 
+    /// The Filter plugins whose PreFilter did not skip, resolved once per cycle.
+    fn active_filters(&self, state: &CycleState) -> Vec<&dyn FilterPlugin> {
+        self.filter
+            .iter()
+            .filter(|p| state.skip_filter.is_empty() || !state.skip_filter.contains(p.name()))
+            .map(|p| &**p)
+            .collect()
+    }
+
+    /// [`Profile::run_filters`] over an [`Profile::active_filters`] list.
+    fn run_active_filters(
+        filters: &[&dyn FilterPlugin],
+        state: &CycleState,
+        pod: &PodInfo,
+        node: &NodeInfo,
+    ) -> Status {
+        for p in filters {
+            let s = p.filter(state, pod, node);
+            if !s.is_success() {
+                return s.with_plugin(p.name());
+            }
+        }
+        Status::success()
+    }
+
     /// Runs the PreFilter extensions' `add_pod` for `added` on `node`.
     pub fn run_add_pod(
         &self,
@@ -410,6 +435,7 @@ impl Profile {
         let mut feasible = Vec::with_capacity(to_find.min(n));
         let mut statuses = NodeStatusMap::new();
         let mut visited = 0;
+        let filters = self.active_filters(state);
         for i in 0..n {
             let node = &nodes[(start + i) % n];
             visited += 1;
@@ -420,7 +446,7 @@ impl Profile {
             }
             let nom = nominated(&node.name);
             let s = if nom.is_empty() {
-                self.run_filters(state, pod, node)
+                Self::run_active_filters(&filters, state, pod, node)
             } else {
                 self.run_filters_with_nominated(state, pod, node, &nom)
             };
@@ -448,7 +474,7 @@ impl Profile {
             return Ok(feasible
                 .iter()
                 .map(|n| NodeScore {
-                    name: n.name.clone(),
+                    name: n.shared_name.clone(),
                     score: 1,
                 })
                 .collect());
@@ -463,22 +489,35 @@ impl Profile {
                 _ => return Err(s.with_plugin(p.name())),
             }
         }
-        let mut totals: Vec<NodeScore> = feasible
+        // One list of names for every plugin (normalization sees names and scores); the
+        // weighted sums accumulate beside it.
+        let mut scores: Vec<NodeScore> = feasible
             .iter()
             .map(|n| NodeScore {
-                name: n.name.clone(),
+                name: n.shared_name.clone(),
                 score: 0,
             })
             .collect();
-        let mut scores: Vec<NodeScore> = totals.clone();
-        for (p, weight) in &self.score {
-            if state.skip_score.contains(p.name()) {
-                continue;
-            }
-            for (i, n) in feasible.iter().enumerate() {
-                scores[i].score = p
-                    .score(state, pod, n)
+        let n = feasible.len();
+        let mut totals: Vec<i64> = vec![0; n];
+        let active: Vec<&(Arc<dyn ScorePlugin>, i64)> = self
+            .score
+            .iter()
+            .filter(|(p, _)| state.skip_score.is_empty() || !state.skip_score.contains(p.name()))
+            .collect();
+        // Node by node (each node's data is read once while it is in cache), plugin by
+        // plugin within: raw[j * n + i] is plugin j's score of node i.
+        let mut raw: Vec<i64> = vec![0; active.len() * n];
+        for (i, node) in feasible.iter().enumerate() {
+            for (j, (p, _)) in active.iter().enumerate() {
+                raw[j * n + i] = p
+                    .score(state, pod, node)
                     .map_err(|s| s.with_plugin(p.name()))?;
+            }
+        }
+        for (j, (p, weight)) in active.iter().enumerate() {
+            for (sc, r) in scores.iter_mut().zip(&raw[j * n..(j + 1) * n]) {
+                sc.score = *r;
             }
             let s = p.normalize_score(state, pod, &mut scores);
             if !s.is_success() {
@@ -492,10 +531,13 @@ impl Profile {
                         s.score
                     )));
                 }
-                t.score += s.score * weight;
+                *t += s.score * weight;
             }
         }
-        Ok(totals)
+        for (s, t) in scores.iter_mut().zip(totals) {
+            s.score = t;
+        }
+        Ok(scores)
     }
 
     /// The whole algorithm for one pod (`schedulePod`). `start` is the round-robin start
@@ -629,7 +671,7 @@ pub fn select_host(scores: &[NodeScore], rng: &mut impl Rng) -> String {
     }
     scores
         .get(chosen)
-        .map(|s| s.name.clone())
+        .map(|s| s.name.to_string())
         .unwrap_or_default()
 }
 

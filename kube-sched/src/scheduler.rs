@@ -132,6 +132,10 @@ pub struct DefaultScheduler {
     recorder: Recorder,
     stores: Mutex<Option<Arc<Stores>>>,
     waiting: Mutex<HashMap<String, oneshot::Sender<Result<(), String>>>>,
+    /// The pod informer, once [`Scheduler::run`] started it.
+    pod_informer: Mutex<Option<Informer<Pod>>>,
+    /// How many of the node and pod informers are synced into the cache and the queue.
+    synced: tokio::sync::watch::Sender<u8>,
 }
 
 impl std::fmt::Debug for DefaultScheduler {
@@ -214,8 +218,17 @@ impl DefaultScheduler {
             recorder,
             stores: Mutex::new(None),
             waiting: Mutex::new(HashMap::new()),
+            pod_informer: Mutex::new(None),
+            synced: tokio::sync::watch::Sender::new(0),
             config,
         })
+    }
+
+    /// The scheduler's pod informer once [`Scheduler::run`] started it: share it (subscribe,
+    /// read its store) instead of watching pods a second time, as kube-scheduler's
+    /// informer factory is shared.
+    pub fn pod_informer(&self) -> Option<Informer<Pod>> {
+        self.pod_informer.lock().clone()
     }
 
     /// Allows a pod waiting at Permit.
@@ -548,6 +561,18 @@ impl DefaultScheduler {
             None => StdRng::from_rng(&mut rand::rng()),
         };
         let mut start = 0usize;
+        // Like kube-scheduler, schedule only after the informers' first lists are in the
+        // cache: a cycle over a half-listed cluster fails pods that fit.
+        let _ = self.synced.subscribe().wait_for(|n| *n >= 2).await;
+        let stores = self.stores.lock().clone();
+        if let Some(s) = stores {
+            let _ = s.namespaces.wait_until_ready().await;
+            let _ = s.pdbs.wait_until_ready().await;
+            let _ = s.services.wait_until_ready().await;
+            let _ = s.rcs.wait_until_ready().await;
+            let _ = s.rss.wait_until_ready().await;
+            self.state.lock().side_dirty = true;
+        }
         let mut last_flush = Instant::now();
         loop {
             if let Some(l) = &leading {
@@ -604,8 +629,12 @@ impl DefaultScheduler {
             (st.cache.snapshot(), st.nominated.clone())
         };
         let mut state = CycleState::default();
-        let nominated_fn =
-            |node: &str| -> Vec<Arc<PodInfo>> { nominated.get(node).cloned().unwrap_or_default() };
+        let nominated_fn = |node: &str| -> Vec<Arc<PodInfo>> {
+            if nominated.is_empty() {
+                return Vec::new();
+            }
+            nominated.get(node).cloned().unwrap_or_default()
+        };
         let result = profile.schedule(&mut state, &pod, &snapshot, start, rng, &nominated_fn);
         match result {
             Ok(r) => {
@@ -972,19 +1001,37 @@ impl DefaultScheduler {
         dirty!(stores.services);
         dirty!(stores.rcs);
         dirty!(stores.rss);
+        *self.pod_informer.lock() = Some(pods.clone());
         let this = self.clone();
         let mut sub = nodes.subscribe();
+        let node_store = nodes.store().clone();
         tasks.push(tokio::spawn(async move {
+            // WaitForCacheSync: every node of the first list is in the cache before the first
+            // cycle (the subscription's replay of the same nodes then only refreshes them).
+            if node_store.wait_until_ready().await.is_ok() {
+                let list = node_store.list();
+                this.state.lock().cache.upsert_nodes(list);
+            }
+            this.synced.send_modify(|n| *n += 1);
             while let Some(c) = sub.next().await {
                 this.handle_node(c);
             }
         }));
         let this = self.clone();
         let mut sub = pods.subscribe();
+        let pod_store = pods.store().clone();
         let pc_store = stores.priority_classes.clone();
         tasks.push(tokio::spawn(async move {
             // Priorities need the PriorityClasses: wait for their first list.
             let _ = pc_store.wait_until_ready().await;
+            // The pods of the first list are cached (assigned) or queued (pending) before
+            // the first cycle.
+            if pod_store.wait_until_ready().await.is_ok() {
+                for p in pod_store.list() {
+                    this.handle_pod(Change::Added(p));
+                }
+            }
+            this.synced.send_modify(|n| *n += 1);
             while let Some(c) = sub.next().await {
                 this.handle_pod(c);
                 while let Some(c) = sub.try_next() {

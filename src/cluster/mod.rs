@@ -54,6 +54,7 @@
 //! # }
 //! ```
 
+mod admission;
 mod node;
 mod proxy;
 
@@ -85,6 +86,7 @@ use kubox_core::Quantity;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use kube_node::runtime::process::LocalImage;
 pub use kube_node::runtime::process::{NetworkMode, ShimMode};
 pub use node::KUBELET_CLIENT_USER;
 
@@ -239,6 +241,10 @@ pub struct NodeSpec {
     /// Serve the kubelet's HTTPS API (logs, exec). Default: true, except for simulated
     /// nodes (thousands of listeners would exhaust file descriptors).
     pub serve: bool,
+    /// Images a [`NodeRuntime::Process`] node knows beyond the host's programs: each maps an
+    /// image reference to an entrypoint, cmd, environment and root directory (used when a
+    /// container sets no `command`); other images still run their `command`.
+    pub images: BTreeMap<String, LocalImage>,
 }
 
 impl NodeSpec {
@@ -261,6 +267,7 @@ impl NodeSpec {
             labels: BTreeMap::new(),
             capacity: None,
             serve,
+            images: BTreeMap::new(),
         }
     }
 
@@ -273,6 +280,13 @@ impl NodeSpec {
     /// Sets the capacity (`cpu`, `memory`, `pods`, …).
     pub fn capacity(mut self, capacity: BTreeMap<String, Quantity>) -> Self {
         self.capacity = Some(capacity);
+        self
+    }
+
+    /// Makes image `reference` known to this node's process runtime (see
+    /// [`images`](Self::images)): `kubectl set image` then changes what the pods run.
+    pub fn image(mut self, reference: impl Into<String>, image: LocalImage) -> Self {
+        self.images.insert(reference.into(), image);
         self
     }
 }
@@ -390,11 +404,19 @@ pub struct ClusterBuilder {
     scheduler: bool,
     tokens: Vec<(String, UserInfo)>,
     kubelet_ip: IpAddr,
+    advertise: Option<IpAddr>,
     kubelet_token: Option<String>,
     join: Option<Arc<dyn Client>>,
     ip_forward: bool,
     progress: Option<ProgressFn>,
+    authenticators: Vec<Arc<dyn http::Authenticator>>,
+    proxy_client: Option<Arc<dyn Client>>,
+    node_lifecycle: Option<kube_ctrl::controllers::nodelifecycle::Config>,
+    toleration_seconds: Option<admission::TolerationSeconds>,
+    kubelet_config: Option<KubeletConfigFn>,
 }
+
+pub(crate) type KubeletConfigFn = Arc<dyn Fn(&mut kube_node::kubelet::Config) + Send + Sync>;
 
 impl std::fmt::Debug for ClusterBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -429,10 +451,16 @@ impl Default for ClusterBuilder {
             scheduler: true,
             tokens: Vec::new(),
             kubelet_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            advertise: None,
             kubelet_token: None,
             join: None,
             ip_forward: true,
             progress: None,
+            authenticators: Vec::new(),
+            proxy_client: None,
+            node_lifecycle: None,
+            toleration_seconds: None,
+            kubelet_config: None,
         }
     }
 }
@@ -571,6 +599,16 @@ impl ClusterBuilder {
         self
     }
 
+    /// The address other machines and pods reach this API server at (kube-apiserver's
+    /// `--advertise-address`): the `kubernetes` Service's endpoints list it while this server
+    /// runs (a master lease renewed every 10 s, gone 15 s after the server stops renewing it),
+    /// next to every other server's over the same store. Default: the listen address, when
+    /// it is neither loopback nor unspecified; otherwise no endpoints are published.
+    pub fn advertise_address(mut self, ip: IpAddr) -> Self {
+        self.advertise = Some(ip);
+        self
+    }
+
     /// The address the kubelets' HTTPS APIs listen on (port chosen per node; default
     /// `0.0.0.0`).
     pub fn kubelet_address(mut self, ip: IpAddr) -> Self {
@@ -590,6 +628,52 @@ impl ClusterBuilder {
     /// proxy start (the node side of a multi-process cluster). See [`join_client`].
     pub fn join(mut self, client: Arc<dyn Client>) -> Self {
         self.join = Some(client);
+        self
+    }
+
+    /// Also accept the bearer tokens `authenticator` knows over HTTPS (tried after the admin
+    /// and [`token`](Self::token) tokens, before service-account tokens). For example agents
+    /// authenticating as `system:node:<name>` with a join secret.
+    pub fn authenticator(mut self, authenticator: Arc<dyn http::Authenticator>) -> Self {
+        self.authenticators.push(authenticator);
+        self
+    }
+
+    /// The client the service proxy uses (default: the cluster's client). An agent gives its
+    /// proxy its own identity (`system:kube-proxy`), as the node identity may not list
+    /// EndpointSlices.
+    pub fn proxy_client(mut self, client: Arc<dyn Client>) -> Self {
+        self.proxy_client = Some(client);
+        self
+    }
+
+    /// The node lifecycle controller's timing (kube-controller-manager's
+    /// `--node-monitor-period`, `--node-monitor-grace-period`, `--node-startup-grace-period`;
+    /// default 5 s, 50 s, 60 s).
+    pub fn node_lifecycle(mut self, config: kube_ctrl::controllers::nodelifecycle::Config) -> Self {
+        self.node_lifecycle = Some(config);
+        self
+    }
+
+    /// The tolerations the API server's `DefaultTolerationSeconds` admission gives pods for
+    /// the `not-ready` and `unreachable` taints (kube-apiserver's
+    /// `--default-not-ready-toleration-seconds` and `--default-unreachable-toleration-seconds`,
+    /// default 300 each): how long pods stay on a failed node before they are evicted.
+    pub fn default_toleration_seconds(mut self, not_ready: u32, unreachable: u32) -> Self {
+        self.toleration_seconds = Some(admission::TolerationSeconds {
+            not_ready: i64::from(not_ready),
+            unreachable: i64::from(unreachable),
+        });
+        self
+    }
+
+    /// Adjusts every node's kubelet configuration (addresses, lease duration, status
+    /// frequency, …) after the cluster filled in name, port, log root, capacity and labels.
+    pub fn kubelet_config(
+        mut self,
+        f: impl Fn(&mut kube_node::kubelet::Config) + Send + Sync + 'static,
+    ) -> Self {
+        self.kubelet_config = Some(Arc::new(f));
         self
     }
 
@@ -674,6 +758,7 @@ impl ClusterBuilder {
             nodes: Vec::new(),
             proxy: None,
             store: None,
+            backing_store: None,
             kubelet_token: String::new(),
             data_dir: data_dir.clone(),
             tempdir,
@@ -744,6 +829,7 @@ impl ClusterBuilder {
             kubelet_token: cluster.kubelet_token.clone(),
             kubelet_ip: self.kubelet_ip,
             tls: Some(tls),
+            kubelet_config: self.kubelet_config.clone(),
         };
         let mut process_index = 0usize;
         let total = self.nodes.len();
@@ -803,7 +889,7 @@ impl ClusterBuilder {
                 ..NftConfig::default()
             };
             let proxy = RunningProxy::start(
-                client.clone(),
+                self.proxy_client.clone().unwrap_or_else(|| client.clone()),
                 self.proxy,
                 &cluster.nodes[0].name,
                 nft,
@@ -862,6 +948,8 @@ impl ClusterBuilder {
             }
         };
 
+        cluster.backing_store = Some(store.clone());
+
         // API server.
         let sa_keys = Arc::new(
             ServiceAccountKeys::load_or_generate(&pki_dir, kube_api::tokens::DEFAULT_ISSUER)
@@ -886,14 +974,16 @@ impl ClusterBuilder {
                 let server = builder
                     .authorizer(Arc::new(NodeAuthorizer::new(rbac.clone())))
                     .admission(
-                        Chain::default_for(store)
+                        self.admission_chain(store)
                             .with(NodeRestriction)
                             .with(RbacEscalation::new(rbac.clone())),
                     )
                     .build();
                 (server, Some(rbac))
             }
-            Authorization::AlwaysAllow => (builder.build(), None),
+            Authorization::AlwaysAllow => {
+                (builder.admission(self.admission_chain(store)).build(), None)
+            }
         };
         let bootstrap = |what: &'static str| move |source| Error::Bootstrap { what, source };
         server
@@ -916,27 +1006,39 @@ impl ClusterBuilder {
             ca_pem: pki.ca_pem.clone(),
             admin_token: pki.admin_token.clone(),
             _background: background,
+            kubernetes_service: None,
         };
         if let Some(addr) = self.listen {
             let mut tokens = StaticTokens::new().with(pki.admin_token.clone(), UserInfo::admin());
             for (t, u) in &self.tokens {
                 tokens = tokens.with(t.clone(), u.clone());
             }
-            let authn = Union(vec![
-                Arc::new(tokens),
-                Arc::new(ServiceAccountTokens::new(sa_keys, server.clone())),
-            ]);
+            let mut authns: Vec<Arc<dyn http::Authenticator>> = vec![Arc::new(tokens)];
+            authns.extend(self.authenticators.iter().cloned());
+            authns.push(Arc::new(ServiceAccountTokens::new(sa_keys, server.clone())));
+            let authn = Union(authns);
             let cfg = http::Config::new(tls, Arc::new(authn));
             let running = http::bind(addr, server.clone(), cfg)
                 .await
                 .map_err(|source| Error::Listen { addr, source })?;
             let local = running.local_addr();
-            // The `kubernetes` Service, when the address is one pods can reach.
-            if !local.ip().is_loopback() && !local.ip().is_unspecified() {
+            // The `kubernetes` Service and its endpoints (kube-apiserver's lease endpoint
+            // reconciler), when there is an address pods can reach.
+            let routable = Some(local.ip()).filter(|ip| !ip.is_loopback() && !ip.is_unspecified());
+            if let Some(ip) = self.advertise.or(routable) {
                 server
-                    .ensure_kubernetes_service(local.ip(), local.port())
+                    .ensure_kubernetes_service(ip, local.port())
                     .await
                     .map_err(bootstrap("the kubernetes Service"))?;
+                api.kubernetes_service = Some((
+                    ip,
+                    local.port(),
+                    server.start_kubernetes_service_controller(
+                        ip,
+                        local.port(),
+                        kube_api::alloc::EndpointReconcilerConfig::default(),
+                    ),
+                ));
             }
             let host = if local.ip().is_unspecified() {
                 "127.0.0.1".to_string()
@@ -995,11 +1097,21 @@ impl ClusterBuilder {
             controllers: self.controllers.clone(),
             ..ControllerOptions::default()
         };
-        let manager = ControllerManager::with_builtin(
+        let mut manager = ControllerManager::with_builtin(
             client.clone(),
             options,
             kube_ctrl::runtime::tokio_clock(),
         );
+        if let Some(config) = self.node_lifecycle {
+            use kube_ctrl::controllers::nodelifecycle::NodeLifecycleController;
+            manager.register(
+                "nodelifecycle",
+                Arc::new(move |ctx: &kube_ctrl::runtime::Context| {
+                    Arc::new(NodeLifecycleController::with_config(ctx, config))
+                        as Arc<dyn kube_ctrl::runtime::Controller>
+                }),
+            );
+        }
         let enabled = manager.enabled();
         if !enabled.is_empty() {
             let (tx, rx) = oneshot::channel::<()>();
@@ -1018,6 +1130,23 @@ impl ClusterBuilder {
             );
         }
         Ok(client)
+    }
+}
+
+impl ClusterBuilder {
+    /// kube-api's default admission chain, with the configured toleration seconds.
+    fn admission_chain(&self, store: Arc<dyn Store>) -> Chain {
+        use kube_api::admission::{Defaults, NamespaceLifecycle, ServiceAccount, Validation};
+        match self.toleration_seconds {
+            // `Chain::default_for` with this plugin in place of kube-api's (300 s) one.
+            Some(t) => Chain::new()
+                .with(Defaults)
+                .with(NamespaceLifecycle::new(store))
+                .with(ServiceAccount)
+                .with(t)
+                .with(Validation),
+            None => Chain::default_for(store),
+        }
     }
 }
 
@@ -1042,6 +1171,8 @@ struct ApiHandle {
     ca_pem: String,
     admin_token: String,
     _background: kube_api::BackgroundTasks,
+    /// The advertised address, port and the `kubernetes` Service controller.
+    kubernetes_service: Option<(IpAddr, u16, kube_api::BackgroundTasks)>,
 }
 
 /// A running cluster. See the [module documentation](self).
@@ -1057,6 +1188,7 @@ pub struct Cluster {
     nodes: Vec<RunningNode>,
     proxy: Option<RunningProxy>,
     store: Option<kube_store::embedded::EmbeddedStore>,
+    backing_store: Option<Arc<dyn Store>>,
     kubelet_token: String,
     data_dir: PathBuf,
     tempdir: Option<tempfile::TempDir>,
@@ -1117,6 +1249,18 @@ impl Cluster {
     /// what the API server presents when it proxies `pods/log` and `pods/exec`.
     pub fn kubelet_token(&self) -> &str {
         &self.kubelet_token
+    }
+
+    /// The store the API server runs on (none when the cluster joined another server), for
+    /// online backups with `kube_store::backup`.
+    pub fn store(&self) -> Option<Arc<dyn Store>> {
+        self.backing_store.clone()
+    }
+
+    /// The embedded store (with [`StoreConfig::Memory`] or [`StoreConfig::Embedded`]), for
+    /// `kube_store::backup::snapshot_embedded`'s one-lock copy.
+    pub fn embedded_store(&self) -> Option<&kube_store::embedded::EmbeddedStore> {
+        self.store.as_ref()
     }
 
     /// The data directory (PKI, node state, pod logs).
@@ -1217,6 +1361,11 @@ impl Cluster {
 
     /// Stops the API server's HTTPS front (in-process clients keep working).
     pub fn stop_https(&mut self) {
+        // Stop renewing the master lease (its endpoint goes with the next reconcile of any
+        // server, or when it expires).
+        if let Some(api) = self.api.as_mut() {
+            api.kubernetes_service = None;
+        }
         if let Some(running) = self.api.as_mut().and_then(|a| a.running.take()) {
             running.shutdown();
         }
@@ -1251,9 +1400,20 @@ impl Cluster {
         drop(nodes);
         self.stop_controllers().await;
         self.stop_scheduler().await;
+        // Take this server out of the `kubernetes` endpoints at once, as kube-apiserver does
+        // on a clean shutdown (others over the same store keep theirs).
+        if let Some(api) = self.api.as_mut() {
+            if let Some((ip, port, controller)) = api.kubernetes_service.take() {
+                drop(controller);
+                if let Err(e) = api.server.remove_kubernetes_endpoints(ip, port).await {
+                    tracing::warn!(error = %e, "removing this server from the kubernetes endpoints");
+                }
+            }
+        }
         self.stop_https();
         self.api = None;
         self.client = None;
+        self.backing_store = None;
         if let Some(store) = self.store.take() {
             if let Err(e) = store.close().await {
                 first.get_or_insert(Error::Store(e));

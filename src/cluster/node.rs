@@ -39,6 +39,8 @@ pub(super) struct NodeContext {
     pub(super) kubelet_token: String,
     pub(super) kubelet_ip: IpAddr,
     pub(super) tls: Option<Arc<rustls::ServerConfig>>,
+    /// Adjusts each kubelet's configuration ([`super::ClusterBuilder::kubelet_config`]).
+    pub(super) kubelet_config: Option<super::KubeletConfigFn>,
 }
 
 /// The default capacity of a simulated node: 32 CPUs, 256 GiB, 110 pods.
@@ -102,6 +104,7 @@ impl RunningNode {
             NodeRuntime::Process => {
                 let mut cfg = ProcessConfig::new(dir.join("runtime"));
                 cfg.shim = ctx.shim.clone();
+                cfg.images.extend(spec.images.clone());
                 if let Some(net) = &network {
                     cfg.network = NetworkConfig {
                         mode: net.mode,
@@ -135,7 +138,7 @@ impl RunningNode {
         let mut bridge = None;
         if process.is_some() {
             let status = runtime.status().await.map_err(node_err)?;
-            if status.network_ready {
+            if status.message.is_empty() {
                 if !bridge_existed {
                     bridge = network.as_ref().map(|n| n.bridge.clone());
                 }
@@ -187,11 +190,25 @@ impl RunningNode {
         if let Some(addr) = kubelet_addr {
             builder = builder.port(addr.port());
         }
+        let capacity_for_config = capacity.clone();
         if let Some(cap) = capacity {
             builder = builder.capacity(cap);
         }
         for (k, v) in &spec.labels {
             builder = builder.label(k, v);
+        }
+        if let Some(f) = &ctx.kubelet_config {
+            // The configuration the builder calls above make (keep the two in step),
+            // adjusted, replaces the builder's.
+            let mut config = kube_node::kubelet::Config::new(&spec.name);
+            config.log_root = dir.join("pods");
+            if let Some(addr) = kubelet_addr {
+                config.port = addr.port();
+            }
+            config.capacity = capacity_for_config;
+            config.labels = spec.labels.clone();
+            f(&mut config);
+            builder = builder.config(config);
         }
         let kubelet = builder.build();
         let (tx, rx) = oneshot::channel::<()>();

@@ -43,17 +43,29 @@ fn request(
 impl ApiServer {
     /// Creates or reconciles the `kubernetes` Service in `default` (labels
     /// `provider=kubernetes`, `component=apiserver`; ClusterIP = the service CIDR's first usable
-    /// address; port `https` 443/TCP → `target_port`; no selector; SingleStack) and its
-    /// Endpoints and EndpointSlice pointing at `advertise:target_port`. Idempotent: an existing
-    /// Service whose ports or type differ is updated; an Endpoints object keeps the addresses of
-    /// other API servers with the same port and gains `advertise` (stale addresses are not
-    /// removed: there is no lease-based reconciler yet).
+    /// address; port `https` 443/TCP → `target_port`; no selector; SingleStack), then runs one
+    /// pass of the lease endpoint reconciler
+    /// ([`ApiServer::reconcile_kubernetes_endpoints`], default lease TTL 15 s): this server's
+    /// master lease for `advertise` is refreshed and the Endpoints and EndpointSlice list every
+    /// server whose lease is live. Idempotent: nothing is written when all is right. Servers
+    /// that stay up run [`ApiServer::start_kubernetes_service_controller`] to keep their lease.
     #[doc(alias = "CreateOrUpdateMasterServiceIfNeeded")]
     pub async fn ensure_kubernetes_service(
         &self,
         advertise: IpAddr,
         target_port: u16,
     ) -> Result<()> {
+        self.ensure_kubernetes_service_only(target_port).await?;
+        self.reconcile_kubernetes_endpoints(
+            advertise,
+            target_port,
+            super::EndpointReconcilerConfig::default().lease_ttl,
+        )
+        .await
+    }
+
+    /// The Service half of [`ApiServer::ensure_kubernetes_service`].
+    pub(crate) async fn ensure_kubernetes_service_only(&self, target_port: u16) -> Result<()> {
         let admin = UserInfo::admin();
         let ports = json!([{
             "name": "https",
@@ -107,149 +119,6 @@ impl ApiServer {
                     Some(svc),
                 );
                 match self.handle(&admin, post).await {
-                    Ok(_) => {}
-                    Err(e) if e.reason() == "AlreadyExists" => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Err(e) => return Err(e),
-        }
-        self.ensure_kubernetes_endpoints(&admin, advertise, target_port)
-            .await
-    }
-
-    async fn ensure_kubernetes_endpoints(
-        &self,
-        admin: &UserInfo,
-        advertise: IpAddr,
-        port: u16,
-    ) -> Result<()> {
-        let ep_ports = json!([{"name": "https", "port": port, "protocol": "TCP"}]);
-        let ip = advertise.to_string();
-        // Endpoints: keep other servers' addresses on the same port.
-        for _ in 0..16 {
-            let get = request("", "endpoints", Some(NAME), Verb::Get, None);
-            let (mut addrs, cur) = match self.handle(admin, get).await {
-                Ok(cur) => {
-                    let same_ports = cur.pointer("/subsets/0/ports") == Some(&ep_ports);
-                    let addrs: Vec<String> = if same_ports {
-                        cur.pointer("/subsets/0/addresses")
-                            .and_then(Value::as_array)
-                            .map(|a| {
-                                a.iter()
-                                    .filter_map(|x| x.get("ip").and_then(Value::as_str))
-                                    .map(str::to_string)
-                                    .collect()
-                            })
-                            .unwrap_or_default()
-                    } else {
-                        Vec::new()
-                    };
-                    (addrs, Some(cur))
-                }
-                Err(e) if e.code() == 404 => (Vec::new(), None),
-                Err(e) => return Err(e),
-            };
-            let skip_mirror = cur
-                .as_ref()
-                .and_then(|c| {
-                    c.pointer("/metadata/labels/endpointslice.kubernetes.io~1skip-mirror")
-                })
-                .is_some();
-            if addrs.contains(&ip) && skip_mirror {
-                break;
-            }
-            if !addrs.contains(&ip) {
-                addrs.push(ip.clone());
-            }
-            addrs.sort();
-            let subsets = json!([{
-                "addresses": addrs.iter().map(|a| json!({"ip": a})).collect::<Vec<_>>(),
-                "ports": ep_ports,
-            }]);
-            let mut body = json!({
-                "apiVersion": "v1",
-                "kind": "Endpoints",
-                "metadata": {
-                    "name": NAME,
-                    "namespace": NAMESPACE,
-                    "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"},
-                },
-                "subsets": subsets,
-            });
-            let req = match &cur {
-                Some(c) => {
-                    if let Some(rv) = c.pointer("/metadata/resourceVersion") {
-                        body["metadata"]["resourceVersion"] = rv.clone();
-                    }
-                    request(
-                        "",
-                        "endpoints",
-                        Some(NAME),
-                        Verb::Replace(Default::default()),
-                        Some(body),
-                    )
-                }
-                None => request(
-                    "",
-                    "endpoints",
-                    None,
-                    Verb::Create(Default::default()),
-                    Some(body),
-                ),
-            };
-            match self.handle(admin, req).await {
-                Ok(_) => break,
-                Err(e) if matches!(e.reason(), "Conflict" | "AlreadyExists") => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        // EndpointSlice: this server's address (kube-proxy reads slices).
-        let family = if advertise.is_ipv4() { "IPv4" } else { "IPv6" };
-        let slice = json!({
-            "apiVersion": "discovery.k8s.io/v1",
-            "kind": "EndpointSlice",
-            "metadata": {
-                "name": NAME,
-                "namespace": NAMESPACE,
-                "labels": {"kubernetes.io/service-name": NAME},
-            },
-            "addressType": family,
-            "endpoints": [{"addresses": [ip], "conditions": {"ready": true}}],
-            "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
-        });
-        let get = request(
-            "discovery.k8s.io",
-            "endpointslices",
-            Some(NAME),
-            Verb::Get,
-            None,
-        );
-        match self.handle(admin, get).await {
-            Ok(cur) => {
-                let same = cur.get("endpoints") == slice.get("endpoints")
-                    && cur.get("ports") == slice.get("ports")
-                    && cur.get("addressType") == slice.get("addressType");
-                if !same {
-                    let put = request(
-                        "discovery.k8s.io",
-                        "endpointslices",
-                        Some(NAME),
-                        Verb::Replace(Default::default()),
-                        Some(slice),
-                    );
-                    self.handle(admin, put).await?;
-                }
-            }
-            Err(e) if e.code() == 404 => {
-                let post = request(
-                    "discovery.k8s.io",
-                    "endpointslices",
-                    None,
-                    Verb::Create(Default::default()),
-                    Some(slice),
-                );
-                match self.handle(admin, post).await {
                     Ok(_) => {}
                     Err(e) if e.reason() == "AlreadyExists" => {}
                     Err(e) => return Err(e),

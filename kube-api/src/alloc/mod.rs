@@ -57,12 +57,21 @@
 //! creates or reconciles `default/kubernetes` (first usable IP, `https` 443 → the server's
 //! port) with its Endpoints and EndpointSlice; [`ApiServer::bootstrap`](crate::ApiServer::bootstrap)
 //! runs it together with the system namespaces and [`repair`].
+//! The Endpoints list the servers whose master lease is live (kube-apiserver's lease endpoint
+//! reconciler, module `endpoints`): [`ApiServer::start_kubernetes_service_controller`] keeps
+//! a server's lease and its identity Lease (`kube-system/apiserver-<hash>`) fresh every 10 s;
+//! a server that stops refreshing drops out of the Endpoints 15 s later.
 
 mod bootstrap;
+mod endpoints;
 mod persist;
 mod range;
 mod service;
 
+pub use endpoints::{
+    identity_lease_name, master_leases, EndpointReconcilerConfig, IDENTITY_LABEL,
+    LEASE_EXPIRES_ANNOTATION, MASTER_LEASES_PREFIX,
+};
 pub use persist::RepairReport;
 pub use range::{Family, PortRange, ServiceCidr, MAX_HOST_BITS};
 

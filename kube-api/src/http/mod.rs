@@ -21,6 +21,12 @@
 //!   when the `Accept` header asks for `as=Table;v=v1;g=meta.k8s.io`, and
 //!   `PartialObjectMetadata(List)` for `as=PartialObjectMetadata(List)`; watches stream one
 //!   JSON event per line.
+//! - `fieldValidation` on duplicate fields: the body parse that builds the object notes
+//!   repeated keys (module `strict`); `Strict` answers kube-apiserver's 400 `strict decoding
+//!   error: duplicate field "spec.paused", unknown field …` (document order; YAML and apply
+//!   bodies as go-yaml's `line N: key "k" already set in map`), `Warn` (the default) adds a
+//!   `Warning` header each, `Ignore` skips the check. TokenReviews are answered with
+//!   [`Config::authenticator`] ([`router`] installs it on the server).
 //! - Every error is a Kubernetes `Status` with its code: 404 unknown path, 405 wrong method,
 //!   413 body over [`Config::max_body_bytes`], 415 unknown Content-Type (including protobuf
 //!   for the kinds [`crate::protobuf`] does not decode), 401 bad credentials.
@@ -31,6 +37,7 @@
 
 pub mod query;
 pub mod route;
+pub(crate) mod strict;
 
 use crate::auth::UserInfo;
 use crate::discovery::{self, VersionInfo};
@@ -68,6 +75,19 @@ use tokio::net::TcpListener;
 pub trait Authenticator: Send + Sync + 'static {
     /// The user `token` belongs to, if any.
     async fn authenticate(&self, token: &str) -> Option<UserInfo>;
+
+    /// What a TokenReview asks: the user `token` belongs to when presented for `audiences`
+    /// (empty: the API's own), with the audiences it is valid for among them — `None` for an
+    /// audience-agnostic authenticator (the default, e.g. [`StaticTokens`]), whose tokens the
+    /// API's audiences apply to.
+    async fn authenticate_for(
+        &self,
+        token: &str,
+        audiences: &[String],
+    ) -> Option<(UserInfo, Option<Vec<String>>)> {
+        let _ = audiences;
+        self.authenticate(token).await.map(|u| (u, None))
+    }
 }
 
 /// Several authenticators tried in order; the first that knows the token wins
@@ -87,6 +107,18 @@ impl Authenticator for Union {
         for a in &self.0 {
             if let Some(u) = a.authenticate(token).await {
                 return Some(u);
+            }
+        }
+        None
+    }
+    async fn authenticate_for(
+        &self,
+        token: &str,
+        audiences: &[String],
+    ) -> Option<(UserInfo, Option<Vec<String>>)> {
+        for a in &self.0 {
+            if let Some(found) = a.authenticate_for(token, audiences).await {
+                return Some(found);
             }
         }
         None
@@ -228,6 +260,8 @@ struct State {
 /// The axum router serving the whole API over `server` (TLS is the caller's business; see
 /// [`serve`]).
 pub fn router(server: ApiServer, cfg: Config) -> axum::Router {
+    // TokenReviews are answered with the authenticator requests are (unless one is set).
+    server.set_token_authenticator(cfg.authenticator.clone());
     let git = cfg.version.git_version.clone();
     let openapi_docs = kubox_core::registry::GROUP_VERSIONS
         .iter()
@@ -501,7 +535,8 @@ async fn dispatch(
     };
     let q = Query::parse(parts.uri.query());
     let content_type = header_str(parts, header::CONTENT_TYPE);
-    let action = match route::build(&rp, &parts.method, &q, content_type, &bytes) {
+    let (action, issues) = match route::build_checked(&rp, &parts.method, &q, content_type, &bytes)
+    {
         Ok(a) => a,
         Err(e) => {
             return (
@@ -531,6 +566,14 @@ async fn dispatch(
             let tableable = matches!(request.verb, Verb::Get | Verb::GetWith(_) | Verb::List(_))
                 && request.subresource.is_none();
             let is_list = matches!(request.verb, Verb::List(_));
+            // Repeated keys in the body (`fieldValidation`): 400 under Strict, else warnings.
+            let mut decoding_warnings = Vec::new();
+            if !issues.is_empty() {
+                match strict::field_validation(&state.server, &user, &rp, &request, &issues).await {
+                    Ok(w) => decoding_warnings = w,
+                    Err(e) => return (verb, resource_label, status_response(&e)),
+                }
+            }
             match state.server.serve(&user, *request).await {
                 Ok(r) if r.body.is_string() => {
                     // Text subresources (pods/log) are written as they are.
@@ -558,7 +601,7 @@ async fn dispatch(
                         Target::Metadata(v) => table::partial_metadata(&r.body, v),
                     };
                     let mut resp = json_response(r.code, &body, "application/json");
-                    for w in &r.warnings {
+                    for w in &strict::merge_warnings(decoding_warnings, r.warnings) {
                         // `299 - "<text>"`, the text quoted as Go's strconv.Quote does.
                         if let Ok(v) = HeaderValue::from_str(&format!("299 - {w:?}")) {
                             resp.headers_mut().append(header::WARNING, v);

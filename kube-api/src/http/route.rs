@@ -175,6 +175,116 @@ pub fn decode_object(content_type: Option<&str>, body: &[u8]) -> Result<Value> {
     }
 }
 
+/// What strict decoding found in a request body: repeated keys (and a JSON patch's
+/// operation issues), for `fieldValidation` to refuse or warn about (see
+/// [`crate::http::strict`]). Empty when nothing was found or nothing was checked.
+#[derive(Debug, Default)]
+pub(crate) struct BodyIssues {
+    /// How the body was read.
+    pub(crate) format: BodyFormat,
+    /// The repeated keys.
+    pub(crate) dups: Vec<super::strict::Dup>,
+    /// A JSON patch's `json patch duplicate field …` / `json patch unknown field …`.
+    pub(crate) patch_ops: Vec<String>,
+    /// The YAML bodies' `line N: key "k" already set in map`, one per repeated key.
+    pub(crate) yaml_lines: Vec<String>,
+}
+
+impl BodyIssues {
+    /// Nothing to report.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.dups.is_empty() && self.patch_ops.is_empty()
+    }
+}
+
+/// The kind of body [`BodyIssues`] describes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum BodyFormat {
+    /// A JSON object body (create, update).
+    #[default]
+    JsonObject,
+    /// A YAML object body.
+    YamlObject,
+    /// A merge or strategic-merge patch.
+    Patch,
+    /// A JSON patch.
+    JsonPatch,
+    /// A server-side apply body (read as YAML).
+    Apply,
+}
+
+fn yaml_checked(body: &[u8], format: BodyFormat) -> Result<(Value, BodyIssues)> {
+    let (v, dups) = super::strict::yaml_with_duplicates(body)
+        .map_err(|e| errors::bad_request(format!("error converting YAML to JSON: yaml: {e}")))?;
+    let yaml_lines = if dups.is_empty() {
+        Vec::new()
+    } else {
+        super::strict::yaml_duplicate_lines(body, dups.len())
+    };
+    Ok((
+        v,
+        BodyIssues {
+            format,
+            dups,
+            patch_ops: Vec::new(),
+            yaml_lines,
+        },
+    ))
+}
+
+fn json_checked(body: &[u8], format: BodyFormat) -> Result<(Value, BodyIssues)> {
+    let (v, dups) = super::strict::json_with_duplicates(body).map_err(|e| {
+        errors::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
+    })?;
+    Ok((
+        v,
+        BodyIssues {
+            format,
+            dups,
+            ..BodyIssues::default()
+        },
+    ))
+}
+
+/// [`decode_object`], also finding repeated keys.
+pub(crate) fn decode_object_checked(
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<(Value, BodyIssues)> {
+    match media_type(content_type).as_str() {
+        "application/json" | "" | "*/*" => json_checked(body, BodyFormat::JsonObject),
+        "application/yaml" | "application/x-yaml" | "text/yaml" => {
+            yaml_checked(body, BodyFormat::YamlObject)
+        }
+        _ => decode_object(content_type, body).map(|v| (v, BodyIssues::default())),
+    }
+}
+
+/// [`decode_patch`], also finding repeated keys (and a JSON patch's operation issues).
+pub(crate) fn decode_patch_checked(
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<(Patch, BodyIssues)> {
+    match media_type(content_type).as_str() {
+        "application/merge-patch+json" => {
+            json_checked(body, BodyFormat::Patch).map(|(v, i)| (Patch::Merge(v), i))
+        }
+        "application/strategic-merge-patch+json" => {
+            json_checked(body, BodyFormat::Patch).map(|(v, i)| (Patch::Strategic(v), i))
+        }
+        "application/json-patch+json" => {
+            let (v, mut issues) = json_checked(body, BodyFormat::JsonPatch)?;
+            issues.patch_ops = super::strict::json_patch_issues(&v, &issues.dups);
+            issues.dups.clear();
+            Ok((Patch::Json(v), issues))
+        }
+        "application/apply-patch+yaml" => {
+            yaml_checked(body, BodyFormat::Apply).map(|(v, i)| (Patch::Apply(v), i))
+        }
+        _ => decode_patch(content_type, body).map(|p| (p, BodyIssues::default())),
+    }
+}
+
 /// Decodes a PATCH body by its Content-Type (merge, JSON, strategic merge, apply).
 pub fn decode_patch(content_type: Option<&str>, body: &[u8]) -> Result<Patch> {
     const PATCH_TYPES: &[&str] = &[
@@ -334,7 +444,22 @@ pub fn build(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Result<Action> {
+    build_checked(rp, method, q, content_type, body).map(|(a, _)| a)
+}
+
+/// [`build`], also reporting the body's repeated keys when `fieldValidation` is not
+/// `Ignore` (the parse that finds them is the parse that builds the body).
+pub(crate) fn build_checked(
+    rp: &ResourcePath,
+    method: &http::Method,
+    q: &Query,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<(Action, BodyIssues)> {
     use http::Method;
+    let validate = !matches!(method, &Method::GET | &Method::DELETE | &Method::HEAD)
+        && field_validation(q)? != Some(FieldValidation::Ignore);
+    let mut issues = BodyIssues::default();
     let info = rp.info;
     let resource = GroupVersionResource {
         group: info.group.to_string(),
@@ -352,8 +477,16 @@ pub fn build(
             body,
         }))
     };
-    let object = || decode_object(content_type, body);
-    match (rp.name.is_some(), rp.subresource.is_some(), method) {
+    let mut object = || -> Result<Value> {
+        if validate {
+            let (v, found) = decode_object_checked(content_type, body)?;
+            issues = found;
+            Ok(v)
+        } else {
+            decode_object(content_type, body)
+        }
+    };
+    let action = match (rp.name.is_some(), rp.subresource.is_some(), method) {
         // Collection.
         (false, _, &Method::GET) if is_watch => Ok(Action::Watch {
             resource: resource.clone(),
@@ -396,7 +529,13 @@ pub fn build(
         },
         (true, _, &Method::PUT) => Ok(call(Verb::Replace(post_params(q)?), Some(object()?))),
         (true, _, &Method::PATCH) => {
-            let patch = decode_patch(content_type, body)?;
+            let patch = if validate {
+                let (p, found) = decode_patch_checked(content_type, body)?;
+                issues = found;
+                p
+            } else {
+                decode_patch(content_type, body)?
+            };
             Ok(call(Verb::Patch(patch, patch_params(q)?), None))
         }
         (true, _, &Method::DELETE) => Ok(call(
@@ -406,7 +545,8 @@ pub fn build(
         // POST to a subresource (binding, eviction, token, exec…).
         (true, true, &Method::POST) => Ok(call(Verb::Create(post_params(q)?), Some(object()?))),
         _ => Err(method_not_allowed()),
-    }
+    }?;
+    Ok((action, issues))
 }
 
 /// kube-apiserver's verb label for metrics (`LIST`, `WATCH`, `POST`…).

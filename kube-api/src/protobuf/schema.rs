@@ -9,14 +9,14 @@
 use super::{Field, Kind, Message};
 
 /// Every message, sorted by name (binary-searched by `find`).
-pub(super) static MESSAGES: [Message; 228] = [
+pub(super) static MESSAGES: [Message; 240] = [
     Message {
         name: "k8s.io.api.apps.v1.Deployment",
         fields: &[
             Field {
                 tag: 1,
                 json: "metadata",
-                kind: Kind::Message(225),
+                kind: Kind::Message(237),
                 repeated: false,
             },
             Field {
@@ -86,13 +86,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 2,
                 json: "selector",
-                kind: Kind::Message(222),
+                kind: Kind::Message(234),
                 repeated: false,
             },
             Field {
                 tag: 3,
                 json: "template",
-                kind: Kind::Message(145),
+                kind: Kind::Message(157),
                 repeated: false,
             },
             Field {
@@ -209,7 +209,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "metadata",
-                kind: Kind::Message(225),
+                kind: Kind::Message(237),
                 repeated: false,
             },
             Field {
@@ -273,13 +273,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 2,
                 json: "selector",
-                kind: Kind::Message(222),
+                kind: Kind::Message(234),
                 repeated: false,
             },
             Field {
                 tag: 3,
                 json: "template",
-                kind: Kind::Message(145),
+                kind: Kind::Message(157),
                 repeated: false,
             },
             Field {
@@ -384,24 +384,59 @@ pub(super) static MESSAGES: [Message; 228] = [
         ],
     },
     Message {
+        name: "k8s.io.api.authentication.v1.ExtraValue",
+        fields: &[Field {
+            tag: 1,
+            json: "items",
+            kind: Kind::String,
+            repeated: true,
+        }],
+    },
+    Message {
+        name: "k8s.io.api.authentication.v1.SelfSubjectReview",
+        fields: &[
+            Field {
+                tag: 1,
+                json: "metadata",
+                kind: Kind::Message(237),
+                repeated: false,
+            },
+            Field {
+                tag: 2,
+                json: "status",
+                kind: Kind::Message(13),
+                repeated: false,
+            },
+        ],
+    },
+    Message {
+        name: "k8s.io.api.authentication.v1.SelfSubjectReviewStatus",
+        fields: &[Field {
+            tag: 1,
+            json: "userInfo",
+            kind: Kind::Message(20),
+            repeated: false,
+        }],
+    },
+    Message {
         name: "k8s.io.api.authentication.v1.TokenRequest",
         fields: &[
             Field {
                 tag: 1,
                 json: "metadata",
-                kind: Kind::Message(225),
+                kind: Kind::Message(237),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "spec",
-                kind: Kind::Message(12),
+                kind: Kind::Message(15),
                 repeated: false,
             },
             Field {
                 tag: 3,
                 json: "status",
-                kind: Kind::Message(13),
+                kind: Kind::Message(16),
                 repeated: false,
             },
         ],
@@ -447,6 +482,104 @@ pub(super) static MESSAGES: [Message; 228] = [
         ],
     },
     Message {
+        name: "k8s.io.api.authentication.v1.TokenReview",
+        fields: &[
+            Field {
+                tag: 1,
+                json: "metadata",
+                kind: Kind::Message(237),
+                repeated: false,
+            },
+            Field {
+                tag: 2,
+                json: "spec",
+                kind: Kind::Message(18),
+                repeated: false,
+            },
+            Field {
+                tag: 3,
+                json: "status",
+                kind: Kind::Message(19),
+                repeated: false,
+            },
+        ],
+    },
+    Message {
+        name: "k8s.io.api.authentication.v1.TokenReviewSpec",
+        fields: &[
+            Field {
+                tag: 1,
+                json: "token",
+                kind: Kind::String,
+                repeated: false,
+            },
+            Field {
+                tag: 2,
+                json: "audiences",
+                kind: Kind::String,
+                repeated: true,
+            },
+        ],
+    },
+    Message {
+        name: "k8s.io.api.authentication.v1.TokenReviewStatus",
+        fields: &[
+            Field {
+                tag: 1,
+                json: "authenticated",
+                kind: Kind::Bool,
+                repeated: false,
+            },
+            Field {
+                tag: 2,
+                json: "user",
+                kind: Kind::Message(20),
+                repeated: false,
+            },
+            Field {
+                tag: 3,
+                json: "error",
+                kind: Kind::String,
+                repeated: false,
+            },
+            Field {
+                tag: 4,
+                json: "audiences",
+                kind: Kind::String,
+                repeated: true,
+            },
+        ],
+    },
+    Message {
+        name: "k8s.io.api.authentication.v1.UserInfo",
+        fields: &[
+            Field {
+                tag: 1,
+                json: "username",
+                kind: Kind::String,
+                repeated: false,
+            },
+            Field {
+                tag: 2,
+                json: "uid",
+                kind: Kind::String,
+                repeated: false,
+            },
+            Field {
+                tag: 3,
+                json: "groups",
+                kind: Kind::String,
+                repeated: true,
+            },
+            Field {
+                tag: 4,
+                json: "extra",
+                kind: Kind::Map(&Kind::Message(11)),
+                repeated: false,
+            },
+        ],
+    },
+    Message {
         name: "k8s.io.api.authorization.v1.FieldSelectorAttributes",
         fields: &[
             Field {
@@ -458,7 +591,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 2,
                 json: "requirements",
-                kind: Kind::Message(221),
+                kind: Kind::Message(233),
                 repeated: true,
             },
         ],
@@ -475,7 +608,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 2,
                 json: "requirements",
-                kind: Kind::Message(223),
+                kind: Kind::Message(235),
                 repeated: true,
             },
         ],
@@ -494,6 +627,23 @@ pub(super) static MESSAGES: [Message; 228] = [
                 json: "verb",
                 kind: Kind::String,
                 repeated: false,
+            },
+        ],
+    },
+    Message {
+        name: "k8s.io.api.authorization.v1.NonResourceRule",
+        fields: &[
+            Field {
+                tag: 1,
+                json: "verbs",
+                kind: Kind::String,
+                repeated: true,
+            },
+            Field {
+                tag: 2,
+                json: "nonResourceURLs",
+                kind: Kind::String,
+                repeated: true,
             },
         ],
     },
@@ -545,14 +695,43 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 8,
                 json: "fieldSelector",
-                kind: Kind::Message(14),
+                kind: Kind::Message(21),
                 repeated: false,
             },
             Field {
                 tag: 9,
                 json: "labelSelector",
-                kind: Kind::Message(15),
+                kind: Kind::Message(22),
                 repeated: false,
+            },
+        ],
+    },
+    Message {
+        name: "k8s.io.api.authorization.v1.ResourceRule",
+        fields: &[
+            Field {
+                tag: 1,
+                json: "verbs",
+                kind: Kind::String,
+                repeated: true,
+            },
+            Field {
+                tag: 2,
+                json: "apiGroups",
+                kind: Kind::String,
+                repeated: true,
+            },
+            Field {
+                tag: 3,
+                json: "resources",
+                kind: Kind::String,
+                repeated: true,
+            },
+            Field {
+                tag: 4,
+                json: "resourceNames",
+                kind: Kind::String,
+                repeated: true,
             },
         ],
     },
@@ -562,19 +741,19 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "metadata",
-                kind: Kind::Message(225),
+                kind: Kind::Message(237),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "spec",
-                kind: Kind::Message(19),
+                kind: Kind::Message(28),
                 repeated: false,
             },
             Field {
                 tag: 3,
                 json: "status",
-                kind: Kind::Message(20),
+                kind: Kind::Message(31),
                 repeated: false,
             },
         ],
@@ -585,16 +764,48 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "resourceAttributes",
-                kind: Kind::Message(17),
+                kind: Kind::Message(25),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "nonResourceAttributes",
-                kind: Kind::Message(16),
+                kind: Kind::Message(23),
                 repeated: false,
             },
         ],
+    },
+    Message {
+        name: "k8s.io.api.authorization.v1.SelfSubjectRulesReview",
+        fields: &[
+            Field {
+                tag: 1,
+                json: "metadata",
+                kind: Kind::Message(237),
+                repeated: false,
+            },
+            Field {
+                tag: 2,
+                json: "spec",
+                kind: Kind::Message(30),
+                repeated: false,
+            },
+            Field {
+                tag: 3,
+                json: "status",
+                kind: Kind::Message(32),
+                repeated: false,
+            },
+        ],
+    },
+    Message {
+        name: "k8s.io.api.authorization.v1.SelfSubjectRulesReviewSpec",
+        fields: &[Field {
+            tag: 1,
+            json: "namespace",
+            kind: Kind::String,
+            repeated: false,
+        }],
     },
     Message {
         name: "k8s.io.api.authorization.v1.SubjectAccessReviewStatus",
@@ -626,24 +837,53 @@ pub(super) static MESSAGES: [Message; 228] = [
         ],
     },
     Message {
+        name: "k8s.io.api.authorization.v1.SubjectRulesReviewStatus",
+        fields: &[
+            Field {
+                tag: 1,
+                json: "resourceRules",
+                kind: Kind::Message(26),
+                repeated: true,
+            },
+            Field {
+                tag: 2,
+                json: "nonResourceRules",
+                kind: Kind::Message(24),
+                repeated: true,
+            },
+            Field {
+                tag: 3,
+                json: "incomplete",
+                kind: Kind::Bool,
+                repeated: false,
+            },
+            Field {
+                tag: 4,
+                json: "evaluationError",
+                kind: Kind::String,
+                repeated: false,
+            },
+        ],
+    },
+    Message {
         name: "k8s.io.api.autoscaling.v1.Scale",
         fields: &[
             Field {
                 tag: 1,
                 json: "metadata",
-                kind: Kind::Message(225),
+                kind: Kind::Message(237),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "spec",
-                kind: Kind::Message(22),
+                kind: Kind::Message(34),
                 repeated: false,
             },
             Field {
                 tag: 3,
                 json: "status",
-                kind: Kind::Message(23),
+                kind: Kind::Message(35),
                 repeated: false,
             },
         ],
@@ -680,13 +920,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "metadata",
-                kind: Kind::Message(225),
+                kind: Kind::Message(237),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "spec",
-                kind: Kind::Message(25),
+                kind: Kind::Message(37),
                 repeated: false,
             },
         ],
@@ -744,19 +984,19 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "nodeAffinity",
-                kind: Kind::Message(106),
+                kind: Kind::Message(118),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "podAffinity",
-                kind: Kind::Message(128),
+                kind: Kind::Message(140),
                 repeated: false,
             },
             Field {
                 tag: 3,
                 json: "podAntiAffinity",
-                kind: Kind::Message(130),
+                kind: Kind::Message(142),
                 repeated: false,
             },
         ],
@@ -894,13 +1134,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "metadata",
-                kind: Kind::Message(225),
+                kind: Kind::Message(237),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "target",
-                kind: Kind::Message(122),
+                kind: Kind::Message(134),
                 repeated: false,
             },
         ],
@@ -935,7 +1175,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 5,
                 json: "nodePublishSecretRef",
-                kind: Kind::Message(98),
+                kind: Kind::Message(110),
                 repeated: false,
             },
         ],
@@ -987,7 +1227,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 5,
                 json: "secretRef",
-                kind: Kind::Message(98),
+                kind: Kind::Message(110),
                 repeated: false,
             },
             Field {
@@ -1022,7 +1262,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 4,
                 json: "secretRef",
-                kind: Kind::Message(98),
+                kind: Kind::Message(110),
                 repeated: false,
             },
         ],
@@ -1054,7 +1294,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 3,
                 json: "labelSelector",
-                kind: Kind::Message(222),
+                kind: Kind::Message(234),
                 repeated: false,
             },
             Field {
@@ -1077,7 +1317,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "metadata",
-                kind: Kind::Message(225),
+                kind: Kind::Message(237),
                 repeated: false,
             },
             Field {
@@ -1106,7 +1346,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "",
-                kind: Kind::Message(98),
+                kind: Kind::Message(110),
                 repeated: false,
             },
             Field {
@@ -1123,7 +1363,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "",
-                kind: Kind::Message(98),
+                kind: Kind::Message(110),
                 repeated: false,
             },
             Field {
@@ -1181,13 +1421,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "",
-                kind: Kind::Message(98),
+                kind: Kind::Message(110),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "items",
-                kind: Kind::Message(92),
+                kind: Kind::Message(104),
                 repeated: true,
             },
             Field {
@@ -1204,13 +1444,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "",
-                kind: Kind::Message(98),
+                kind: Kind::Message(110),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "items",
-                kind: Kind::Message(92),
+                kind: Kind::Message(104),
                 repeated: true,
             },
             Field {
@@ -1263,43 +1503,43 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 6,
                 json: "ports",
-                kind: Kind::Message(48),
+                kind: Kind::Message(60),
                 repeated: true,
             },
             Field {
                 tag: 7,
                 json: "env",
-                kind: Kind::Message(68),
+                kind: Kind::Message(80),
                 repeated: true,
             },
             Field {
                 tag: 8,
                 json: "resources",
-                kind: Kind::Message(161),
+                kind: Kind::Message(173),
                 repeated: false,
             },
             Field {
                 tag: 9,
                 json: "volumeMounts",
-                kind: Kind::Message(190),
+                kind: Kind::Message(202),
                 repeated: true,
             },
             Field {
                 tag: 10,
                 json: "livenessProbe",
-                kind: Kind::Message(149),
+                kind: Kind::Message(161),
                 repeated: false,
             },
             Field {
                 tag: 11,
                 json: "readinessProbe",
-                kind: Kind::Message(149),
+                kind: Kind::Message(161),
                 repeated: false,
             },
             Field {
                 tag: 12,
                 json: "lifecycle",
-                kind: Kind::Message(93),
+                kind: Kind::Message(105),
                 repeated: false,
             },
             Field {
@@ -1317,7 +1557,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 15,
                 json: "securityContext",
-                kind: Kind::Message(171),
+                kind: Kind::Message(183),
                 repeated: false,
             },
             Field {
@@ -1341,7 +1581,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 19,
                 json: "envFrom",
-                kind: Kind::Message(67),
+                kind: Kind::Message(79),
                 repeated: true,
             },
             Field {
@@ -1353,19 +1593,19 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 21,
                 json: "volumeDevices",
-                kind: Kind::Message(189),
+                kind: Kind::Message(201),
                 repeated: true,
             },
             Field {
                 tag: 22,
                 json: "startupProbe",
-                kind: Kind::Message(149),
+                kind: Kind::Message(161),
                 repeated: false,
             },
             Field {
                 tag: 23,
                 json: "resizePolicy",
-                kind: Kind::Message(49),
+                kind: Kind::Message(61),
                 repeated: true,
             },
             Field {
@@ -1377,7 +1617,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 25,
                 json: "restartPolicyRules",
-                kind: Kind::Message(50),
+                kind: Kind::Message(62),
                 repeated: true,
             },
         ],
@@ -1486,7 +1726,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 2,
                 json: "exitCodes",
-                kind: Kind::Message(51),
+                kind: Kind::Message(63),
                 repeated: false,
             },
         ],
@@ -1514,19 +1754,19 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "waiting",
-                kind: Kind::Message(55),
+                kind: Kind::Message(67),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "running",
-                kind: Kind::Message(53),
+                kind: Kind::Message(65),
                 repeated: false,
             },
             Field {
                 tag: 3,
                 json: "terminated",
-                kind: Kind::Message(54),
+                kind: Kind::Message(66),
                 repeated: false,
             },
         ],
@@ -1616,13 +1856,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 2,
                 json: "state",
-                kind: Kind::Message(52),
+                kind: Kind::Message(64),
                 repeated: false,
             },
             Field {
                 tag: 3,
                 json: "lastState",
-                kind: Kind::Message(52),
+                kind: Kind::Message(64),
                 repeated: false,
             },
             Field {
@@ -1670,25 +1910,25 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 11,
                 json: "resources",
-                kind: Kind::Message(161),
+                kind: Kind::Message(173),
                 repeated: false,
             },
             Field {
                 tag: 12,
                 json: "volumeMounts",
-                kind: Kind::Message(191),
+                kind: Kind::Message(203),
                 repeated: true,
             },
             Field {
                 tag: 13,
                 json: "user",
-                kind: Kind::Message(57),
+                kind: Kind::Message(69),
                 repeated: false,
             },
             Field {
                 tag: 14,
                 json: "allocatedResourcesStatus",
-                kind: Kind::Message(162),
+                kind: Kind::Message(174),
                 repeated: true,
             },
             Field {
@@ -1704,7 +1944,7 @@ pub(super) static MESSAGES: [Message; 228] = [
         fields: &[Field {
             tag: 1,
             json: "linux",
-            kind: Kind::Message(95),
+            kind: Kind::Message(107),
             repeated: false,
         }],
     },
@@ -1722,7 +1962,7 @@ pub(super) static MESSAGES: [Message; 228] = [
         fields: &[Field {
             tag: 1,
             json: "items",
-            kind: Kind::Message(60),
+            kind: Kind::Message(72),
             repeated: true,
         }],
     },
@@ -1738,13 +1978,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 2,
                 json: "fieldRef",
-                kind: Kind::Message(121),
+                kind: Kind::Message(133),
                 repeated: false,
             },
             Field {
                 tag: 3,
                 json: "resourceFieldRef",
-                kind: Kind::Message(159),
+                kind: Kind::Message(171),
                 repeated: false,
             },
             Field {
@@ -1761,7 +2001,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "items",
-                kind: Kind::Message(60),
+                kind: Kind::Message(72),
                 repeated: true,
             },
             Field {
@@ -1801,7 +2041,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 2,
                 json: "targetRef",
-                kind: Kind::Message(122),
+                kind: Kind::Message(134),
                 repeated: false,
             },
             Field {
@@ -1853,19 +2093,19 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "addresses",
-                kind: Kind::Message(63),
+                kind: Kind::Message(75),
                 repeated: true,
             },
             Field {
                 tag: 2,
                 json: "notReadyAddresses",
-                kind: Kind::Message(63),
+                kind: Kind::Message(75),
                 repeated: true,
             },
             Field {
                 tag: 3,
                 json: "ports",
-                kind: Kind::Message(64),
+                kind: Kind::Message(76),
                 repeated: true,
             },
         ],
@@ -1876,13 +2116,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "metadata",
-                kind: Kind::Message(225),
+                kind: Kind::Message(237),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "subsets",
-                kind: Kind::Message(65),
+                kind: Kind::Message(77),
                 repeated: true,
             },
         ],
@@ -1899,13 +2139,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 2,
                 json: "configMapRef",
-                kind: Kind::Message(40),
+                kind: Kind::Message(52),
                 repeated: false,
             },
             Field {
                 tag: 3,
                 json: "secretRef",
-                kind: Kind::Message(167),
+                kind: Kind::Message(179),
                 repeated: false,
             },
         ],
@@ -1928,7 +2168,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 3,
                 json: "valueFrom",
-                kind: Kind::Message(69),
+                kind: Kind::Message(81),
                 repeated: false,
             },
         ],
@@ -1939,31 +2179,31 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "fieldRef",
-                kind: Kind::Message(121),
+                kind: Kind::Message(133),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "resourceFieldRef",
-                kind: Kind::Message(159),
+                kind: Kind::Message(171),
                 repeated: false,
             },
             Field {
                 tag: 3,
                 json: "configMapKeyRef",
-                kind: Kind::Message(41),
+                kind: Kind::Message(53),
                 repeated: false,
             },
             Field {
                 tag: 4,
                 json: "secretKeyRef",
-                kind: Kind::Message(168),
+                kind: Kind::Message(180),
                 repeated: false,
             },
             Field {
                 tag: 5,
                 json: "fileKeyRef",
-                kind: Kind::Message(78),
+                kind: Kind::Message(90),
                 repeated: false,
             },
         ],
@@ -1974,7 +2214,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "",
-                kind: Kind::Message(71),
+                kind: Kind::Message(83),
                 repeated: false,
             },
             Field {
@@ -2021,43 +2261,43 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 6,
                 json: "ports",
-                kind: Kind::Message(48),
+                kind: Kind::Message(60),
                 repeated: true,
             },
             Field {
                 tag: 7,
                 json: "env",
-                kind: Kind::Message(68),
+                kind: Kind::Message(80),
                 repeated: true,
             },
             Field {
                 tag: 8,
                 json: "resources",
-                kind: Kind::Message(161),
+                kind: Kind::Message(173),
                 repeated: false,
             },
             Field {
                 tag: 9,
                 json: "volumeMounts",
-                kind: Kind::Message(190),
+                kind: Kind::Message(202),
                 repeated: true,
             },
             Field {
                 tag: 10,
                 json: "livenessProbe",
-                kind: Kind::Message(149),
+                kind: Kind::Message(161),
                 repeated: false,
             },
             Field {
                 tag: 11,
                 json: "readinessProbe",
-                kind: Kind::Message(149),
+                kind: Kind::Message(161),
                 repeated: false,
             },
             Field {
                 tag: 12,
                 json: "lifecycle",
-                kind: Kind::Message(93),
+                kind: Kind::Message(105),
                 repeated: false,
             },
             Field {
@@ -2075,7 +2315,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 15,
                 json: "securityContext",
-                kind: Kind::Message(171),
+                kind: Kind::Message(183),
                 repeated: false,
             },
             Field {
@@ -2099,7 +2339,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 19,
                 json: "envFrom",
-                kind: Kind::Message(67),
+                kind: Kind::Message(79),
                 repeated: true,
             },
             Field {
@@ -2111,19 +2351,19 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 21,
                 json: "volumeDevices",
-                kind: Kind::Message(189),
+                kind: Kind::Message(201),
                 repeated: true,
             },
             Field {
                 tag: 22,
                 json: "startupProbe",
-                kind: Kind::Message(149),
+                kind: Kind::Message(161),
                 repeated: false,
             },
             Field {
                 tag: 23,
                 json: "resizePolicy",
-                kind: Kind::Message(49),
+                kind: Kind::Message(61),
                 repeated: true,
             },
             Field {
@@ -2135,7 +2375,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 25,
                 json: "restartPolicyRules",
-                kind: Kind::Message(50),
+                kind: Kind::Message(62),
                 repeated: true,
             },
         ],
@@ -2145,7 +2385,7 @@ pub(super) static MESSAGES: [Message; 228] = [
         fields: &[Field {
             tag: 1,
             json: "volumeClaimTemplate",
-            kind: Kind::Message(124),
+            kind: Kind::Message(136),
             repeated: false,
         }],
     },
@@ -2155,13 +2395,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "metadata",
-                kind: Kind::Message(225),
+                kind: Kind::Message(237),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "involvedObject",
-                kind: Kind::Message(122),
+                kind: Kind::Message(134),
                 repeated: false,
             },
             Field {
@@ -2179,7 +2419,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 5,
                 json: "source",
-                kind: Kind::Message(75),
+                kind: Kind::Message(87),
                 repeated: false,
             },
             Field {
@@ -2215,7 +2455,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 11,
                 json: "series",
-                kind: Kind::Message(74),
+                kind: Kind::Message(86),
                 repeated: false,
             },
             Field {
@@ -2227,7 +2467,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 13,
                 json: "related",
-                kind: Kind::Message(122),
+                kind: Kind::Message(134),
                 repeated: false,
             },
             Field {
@@ -2369,7 +2609,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 3,
                 json: "secretRef",
-                kind: Kind::Message(98),
+                kind: Kind::Message(110),
                 repeated: false,
             },
             Field {
@@ -2568,7 +2808,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 5,
                 json: "httpHeaders",
-                kind: Kind::Message(89),
+                kind: Kind::Message(101),
                 repeated: true,
             },
         ],
@@ -2661,7 +2901,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 10,
                 json: "secretRef",
-                kind: Kind::Message(98),
+                kind: Kind::Message(110),
                 repeated: false,
             },
             Field {
@@ -2707,13 +2947,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "postStart",
-                kind: Kind::Message(94),
+                kind: Kind::Message(106),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "preStop",
-                kind: Kind::Message(94),
+                kind: Kind::Message(106),
                 repeated: false,
             },
             Field {
@@ -2730,25 +2970,25 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "exec",
-                kind: Kind::Message(76),
+                kind: Kind::Message(88),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "httpGet",
-                kind: Kind::Message(88),
+                kind: Kind::Message(100),
                 repeated: false,
             },
             Field {
                 tag: 3,
                 json: "tcpSocket",
-                kind: Kind::Message(183),
+                kind: Kind::Message(195),
                 repeated: false,
             },
             Field {
                 tag: 4,
                 json: "sleep",
-                kind: Kind::Message(179),
+                kind: Kind::Message(191),
                 repeated: false,
             },
         ],
@@ -2800,7 +3040,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 4,
                 json: "ports",
-                kind: Kind::Message(146),
+                kind: Kind::Message(158),
                 repeated: true,
             },
         ],
@@ -2810,7 +3050,7 @@ pub(super) static MESSAGES: [Message; 228] = [
         fields: &[Field {
             tag: 1,
             json: "ingress",
-            kind: Kind::Message(96),
+            kind: Kind::Message(108),
             repeated: true,
         }],
     },
@@ -2829,19 +3069,19 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "metadata",
-                kind: Kind::Message(225),
+                kind: Kind::Message(237),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "spec",
-                kind: Kind::Message(101),
+                kind: Kind::Message(113),
                 repeated: false,
             },
             Field {
                 tag: 3,
                 json: "status",
-                kind: Kind::Message(102),
+                kind: Kind::Message(114),
                 repeated: false,
             },
         ],
@@ -2902,7 +3142,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 2,
                 json: "conditions",
-                kind: Kind::Message(100),
+                kind: Kind::Message(112),
                 repeated: true,
             },
         ],
@@ -2936,19 +3176,19 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "metadata",
-                kind: Kind::Message(225),
+                kind: Kind::Message(237),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "spec",
-                kind: Kind::Message(117),
+                kind: Kind::Message(129),
                 repeated: false,
             },
             Field {
                 tag: 3,
                 json: "status",
-                kind: Kind::Message(118),
+                kind: Kind::Message(130),
                 repeated: false,
             },
         ],
@@ -2976,13 +3216,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "requiredDuringSchedulingIgnoredDuringExecution",
-                kind: Kind::Message(114),
+                kind: Kind::Message(126),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "preferredDuringSchedulingIgnoredDuringExecution",
-                kind: Kind::Message(148),
+                kind: Kind::Message(160),
                 repeated: true,
             },
         ],
@@ -3033,7 +3273,7 @@ pub(super) static MESSAGES: [Message; 228] = [
         fields: &[Field {
             tag: 2,
             json: "configMap",
-            kind: Kind::Message(42),
+            kind: Kind::Message(54),
             repeated: false,
         }],
     },
@@ -3043,19 +3283,19 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "assigned",
-                kind: Kind::Message(108),
+                kind: Kind::Message(120),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "active",
-                kind: Kind::Message(108),
+                kind: Kind::Message(120),
                 repeated: false,
             },
             Field {
                 tag: 3,
                 json: "lastKnownGood",
-                kind: Kind::Message(108),
+                kind: Kind::Message(120),
                 repeated: false,
             },
             Field {
@@ -3071,7 +3311,7 @@ pub(super) static MESSAGES: [Message; 228] = [
         fields: &[Field {
             tag: 1,
             json: "kubeletEndpoint",
-            kind: Kind::Message(58),
+            kind: Kind::Message(70),
             repeated: false,
         }],
     },
@@ -3096,7 +3336,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 2,
                 json: "features",
-                kind: Kind::Message(113),
+                kind: Kind::Message(125),
                 repeated: false,
             },
         ],
@@ -3123,7 +3363,7 @@ pub(super) static MESSAGES: [Message; 228] = [
         fields: &[Field {
             tag: 1,
             json: "nodeSelectorTerms",
-            kind: Kind::Message(116),
+            kind: Kind::Message(128),
             repeated: true,
         }],
     },
@@ -3156,13 +3396,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "matchExpressions",
-                kind: Kind::Message(115),
+                kind: Kind::Message(127),
                 repeated: true,
             },
             Field {
                 tag: 2,
                 json: "matchFields",
-                kind: Kind::Message(115),
+                kind: Kind::Message(127),
                 repeated: true,
             },
         ],
@@ -3197,13 +3437,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 5,
                 json: "taints",
-                kind: Kind::Message(182),
+                kind: Kind::Message(194),
                 repeated: true,
             },
             Field {
                 tag: 6,
                 json: "configSource",
-                kind: Kind::Message(108),
+                kind: Kind::Message(120),
                 repeated: false,
             },
             Field {
@@ -3238,31 +3478,31 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 4,
                 json: "conditions",
-                kind: Kind::Message(107),
+                kind: Kind::Message(119),
                 repeated: true,
             },
             Field {
                 tag: 5,
                 json: "addresses",
-                kind: Kind::Message(105),
+                kind: Kind::Message(117),
                 repeated: true,
             },
             Field {
                 tag: 6,
                 json: "daemonEndpoints",
-                kind: Kind::Message(110),
+                kind: Kind::Message(122),
                 repeated: false,
             },
             Field {
                 tag: 7,
                 json: "nodeInfo",
-                kind: Kind::Message(120),
+                kind: Kind::Message(132),
                 repeated: false,
             },
             Field {
                 tag: 8,
                 json: "images",
-                kind: Kind::Message(47),
+                kind: Kind::Message(59),
                 repeated: true,
             },
             Field {
@@ -3274,25 +3514,25 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 10,
                 json: "volumesAttached",
-                kind: Kind::Message(28),
+                kind: Kind::Message(40),
                 repeated: true,
             },
             Field {
                 tag: 11,
                 json: "config",
-                kind: Kind::Message(109),
+                kind: Kind::Message(121),
                 repeated: false,
             },
             Field {
                 tag: 12,
                 json: "runtimeHandlers",
-                kind: Kind::Message(112),
+                kind: Kind::Message(124),
                 repeated: true,
             },
             Field {
                 tag: 13,
                 json: "features",
-                kind: Kind::Message(111),
+                kind: Kind::Message(123),
                 repeated: false,
             },
             Field {
@@ -3378,7 +3618,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 11,
                 json: "swap",
-                kind: Kind::Message(119),
+                kind: Kind::Message(131),
                 repeated: false,
             },
         ],
@@ -3459,7 +3699,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 2,
                 json: "resources",
-                kind: Kind::Message(193),
+                kind: Kind::Message(205),
                 repeated: false,
             },
             Field {
@@ -3471,7 +3711,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 4,
                 json: "selector",
-                kind: Kind::Message(222),
+                kind: Kind::Message(234),
                 repeated: false,
             },
             Field {
@@ -3489,13 +3729,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 7,
                 json: "dataSource",
-                kind: Kind::Message(186),
+                kind: Kind::Message(198),
                 repeated: false,
             },
             Field {
                 tag: 8,
                 json: "dataSourceRef",
-                kind: Kind::Message(187),
+                kind: Kind::Message(199),
                 repeated: false,
             },
             Field {
@@ -3512,13 +3752,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "metadata",
-                kind: Kind::Message(225),
+                kind: Kind::Message(237),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "spec",
-                kind: Kind::Message(123),
+                kind: Kind::Message(135),
                 repeated: false,
             },
         ],
@@ -3563,19 +3803,19 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "metadata",
-                kind: Kind::Message(225),
+                kind: Kind::Message(237),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "spec",
-                kind: Kind::Message(143),
+                kind: Kind::Message(155),
                 repeated: false,
             },
             Field {
                 tag: 3,
                 json: "status",
-                kind: Kind::Message(144),
+                kind: Kind::Message(156),
                 repeated: false,
             },
         ],
@@ -3586,13 +3826,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "requiredDuringSchedulingIgnoredDuringExecution",
-                kind: Kind::Message(129),
+                kind: Kind::Message(141),
                 repeated: true,
             },
             Field {
                 tag: 2,
                 json: "preferredDuringSchedulingIgnoredDuringExecution",
-                kind: Kind::Message(196),
+                kind: Kind::Message(208),
                 repeated: true,
             },
         ],
@@ -3603,7 +3843,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "labelSelector",
-                kind: Kind::Message(222),
+                kind: Kind::Message(234),
                 repeated: false,
             },
             Field {
@@ -3621,7 +3861,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 4,
                 json: "namespaceSelector",
-                kind: Kind::Message(222),
+                kind: Kind::Message(234),
                 repeated: false,
             },
             Field {
@@ -3644,13 +3884,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "requiredDuringSchedulingIgnoredDuringExecution",
-                kind: Kind::Message(129),
+                kind: Kind::Message(141),
                 repeated: true,
             },
             Field {
                 tag: 2,
                 json: "preferredDuringSchedulingIgnoredDuringExecution",
-                kind: Kind::Message(196),
+                kind: Kind::Message(208),
                 repeated: true,
             },
         ],
@@ -3767,7 +4007,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 3,
                 json: "options",
-                kind: Kind::Message(134),
+                kind: Kind::Message(146),
                 repeated: true,
             },
         ],
@@ -3795,7 +4035,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "requestMappings",
-                kind: Kind::Message(46),
+                kind: Kind::Message(58),
                 repeated: true,
             },
             Field {
@@ -3888,7 +4128,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "seLinuxOptions",
-                kind: Kind::Message(164),
+                kind: Kind::Message(176),
                 repeated: false,
             },
             Field {
@@ -3924,13 +4164,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 7,
                 json: "sysctls",
-                kind: Kind::Message(181),
+                kind: Kind::Message(193),
                 repeated: true,
             },
             Field {
                 tag: 8,
                 json: "windowsOptions",
-                kind: Kind::Message(197),
+                kind: Kind::Message(209),
                 repeated: false,
             },
             Field {
@@ -3942,13 +4182,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 10,
                 json: "seccompProfile",
-                kind: Kind::Message(165),
+                kind: Kind::Message(177),
                 repeated: false,
             },
             Field {
                 tag: 11,
                 json: "appArmorProfile",
-                kind: Kind::Message(27),
+                kind: Kind::Message(39),
                 repeated: false,
             },
             Field {
@@ -3971,13 +4211,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "volumes",
-                kind: Kind::Message(188),
+                kind: Kind::Message(200),
                 repeated: true,
             },
             Field {
                 tag: 2,
                 json: "containers",
-                kind: Kind::Message(45),
+                kind: Kind::Message(57),
                 repeated: true,
             },
             Field {
@@ -4049,13 +4289,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 14,
                 json: "securityContext",
-                kind: Kind::Message(142),
+                kind: Kind::Message(154),
                 repeated: false,
             },
             Field {
                 tag: 15,
                 json: "imagePullSecrets",
-                kind: Kind::Message(98),
+                kind: Kind::Message(110),
                 repeated: true,
             },
             Field {
@@ -4073,7 +4313,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 18,
                 json: "affinity",
-                kind: Kind::Message(26),
+                kind: Kind::Message(38),
                 repeated: false,
             },
             Field {
@@ -4085,7 +4325,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 20,
                 json: "initContainers",
-                kind: Kind::Message(45),
+                kind: Kind::Message(57),
                 repeated: true,
             },
             Field {
@@ -4097,13 +4337,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 22,
                 json: "tolerations",
-                kind: Kind::Message(184),
+                kind: Kind::Message(196),
                 repeated: true,
             },
             Field {
                 tag: 23,
                 json: "hostAliases",
-                kind: Kind::Message(85),
+                kind: Kind::Message(97),
                 repeated: true,
             },
             Field {
@@ -4121,7 +4361,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 26,
                 json: "dnsConfig",
-                kind: Kind::Message(133),
+                kind: Kind::Message(145),
                 repeated: false,
             },
             Field {
@@ -4133,7 +4373,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 28,
                 json: "readinessGates",
-                kind: Kind::Message(138),
+                kind: Kind::Message(150),
                 repeated: true,
             },
             Field {
@@ -4163,13 +4403,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 33,
                 json: "topologySpreadConstraints",
-                kind: Kind::Message(185),
+                kind: Kind::Message(197),
                 repeated: true,
             },
             Field {
                 tag: 34,
                 json: "ephemeralContainers",
-                kind: Kind::Message(70),
+                kind: Kind::Message(82),
                 repeated: true,
             },
             Field {
@@ -4181,7 +4421,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 36,
                 json: "os",
-                kind: Kind::Message(137),
+                kind: Kind::Message(149),
                 repeated: false,
             },
             Field {
@@ -4193,19 +4433,19 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 38,
                 json: "schedulingGates",
-                kind: Kind::Message(141),
+                kind: Kind::Message(153),
                 repeated: true,
             },
             Field {
                 tag: 39,
                 json: "resourceClaims",
-                kind: Kind::Message(139),
+                kind: Kind::Message(151),
                 repeated: true,
             },
             Field {
                 tag: 40,
                 json: "resources",
-                kind: Kind::Message(161),
+                kind: Kind::Message(173),
                 repeated: false,
             },
             Field {
@@ -4217,7 +4457,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 42,
                 json: "workloadRef",
-                kind: Kind::Message(198),
+                kind: Kind::Message(210),
                 repeated: false,
             },
         ],
@@ -4234,7 +4474,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 2,
                 json: "conditions",
-                kind: Kind::Message(132),
+                kind: Kind::Message(144),
                 repeated: true,
             },
             Field {
@@ -4270,7 +4510,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 8,
                 json: "containerStatuses",
-                kind: Kind::Message(56),
+                kind: Kind::Message(68),
                 repeated: true,
             },
             Field {
@@ -4282,7 +4522,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 10,
                 json: "initContainerStatuses",
-                kind: Kind::Message(56),
+                kind: Kind::Message(68),
                 repeated: true,
             },
             Field {
@@ -4294,13 +4534,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 12,
                 json: "podIPs",
-                kind: Kind::Message(136),
+                kind: Kind::Message(148),
                 repeated: true,
             },
             Field {
                 tag: 13,
                 json: "ephemeralContainerStatuses",
-                kind: Kind::Message(56),
+                kind: Kind::Message(68),
                 repeated: true,
             },
             Field {
@@ -4312,13 +4552,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 15,
                 json: "resourceClaimStatuses",
-                kind: Kind::Message(140),
+                kind: Kind::Message(152),
                 repeated: true,
             },
             Field {
                 tag: 16,
                 json: "hostIPs",
-                kind: Kind::Message(86),
+                kind: Kind::Message(98),
                 repeated: true,
             },
             Field {
@@ -4330,7 +4570,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 18,
                 json: "extendedResourceClaimStatus",
-                kind: Kind::Message(135),
+                kind: Kind::Message(147),
                 repeated: false,
             },
             Field {
@@ -4342,7 +4582,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 20,
                 json: "resources",
-                kind: Kind::Message(161),
+                kind: Kind::Message(173),
                 repeated: false,
             },
         ],
@@ -4353,13 +4593,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "metadata",
-                kind: Kind::Message(225),
+                kind: Kind::Message(237),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "spec",
-                kind: Kind::Message(143),
+                kind: Kind::Message(155),
                 repeated: false,
             },
         ],
@@ -4422,7 +4662,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 2,
                 json: "preference",
-                kind: Kind::Message(116),
+                kind: Kind::Message(128),
                 repeated: false,
             },
         ],
@@ -4433,7 +4673,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "",
-                kind: Kind::Message(150),
+                kind: Kind::Message(162),
                 repeated: false,
             },
             Field {
@@ -4480,25 +4720,25 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "exec",
-                kind: Kind::Message(76),
+                kind: Kind::Message(88),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "httpGet",
-                kind: Kind::Message(88),
+                kind: Kind::Message(100),
                 repeated: false,
             },
             Field {
                 tag: 3,
                 json: "tcpSocket",
-                kind: Kind::Message(183),
+                kind: Kind::Message(195),
                 repeated: false,
             },
             Field {
                 tag: 4,
                 json: "grpc",
-                kind: Kind::Message(84),
+                kind: Kind::Message(96),
                 repeated: false,
             },
         ],
@@ -4509,7 +4749,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "sources",
-                kind: Kind::Message(192),
+                kind: Kind::Message(204),
                 repeated: true,
             },
             Field {
@@ -4603,7 +4843,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 7,
                 json: "secretRef",
-                kind: Kind::Message(98),
+                kind: Kind::Message(110),
                 repeated: false,
             },
             Field {
@@ -4620,19 +4860,19 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "metadata",
-                kind: Kind::Message(225),
+                kind: Kind::Message(237),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "spec",
-                kind: Kind::Message(156),
+                kind: Kind::Message(168),
                 repeated: false,
             },
             Field {
                 tag: 3,
                 json: "status",
-                kind: Kind::Message(157),
+                kind: Kind::Message(169),
                 repeated: false,
             },
         ],
@@ -4690,7 +4930,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 3,
                 json: "template",
-                kind: Kind::Message(145),
+                kind: Kind::Message(157),
                 repeated: false,
             },
             Field {
@@ -4737,7 +4977,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 6,
                 json: "conditions",
-                kind: Kind::Message(155),
+                kind: Kind::Message(167),
                 repeated: true,
             },
         ],
@@ -4817,7 +5057,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 3,
                 json: "claims",
-                kind: Kind::Message(158),
+                kind: Kind::Message(170),
                 repeated: true,
             },
         ],
@@ -4834,7 +5074,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 2,
                 json: "resources",
-                kind: Kind::Message(160),
+                kind: Kind::Message(172),
                 repeated: true,
             },
         ],
@@ -4857,7 +5097,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 3,
                 json: "secretRef",
-                kind: Kind::Message(98),
+                kind: Kind::Message(110),
                 repeated: false,
             },
             Field {
@@ -4956,7 +5196,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "metadata",
-                kind: Kind::Message(225),
+                kind: Kind::Message(237),
                 repeated: false,
             },
             Field {
@@ -4991,7 +5231,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "",
-                kind: Kind::Message(98),
+                kind: Kind::Message(110),
                 repeated: false,
             },
             Field {
@@ -5008,7 +5248,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "",
-                kind: Kind::Message(98),
+                kind: Kind::Message(110),
                 repeated: false,
             },
             Field {
@@ -5031,13 +5271,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "",
-                kind: Kind::Message(98),
+                kind: Kind::Message(110),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "items",
-                kind: Kind::Message(92),
+                kind: Kind::Message(104),
                 repeated: true,
             },
             Field {
@@ -5060,7 +5300,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 2,
                 json: "items",
-                kind: Kind::Message(92),
+                kind: Kind::Message(104),
                 repeated: true,
             },
             Field {
@@ -5083,7 +5323,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "capabilities",
-                kind: Kind::Message(34),
+                kind: Kind::Message(46),
                 repeated: false,
             },
             Field {
@@ -5095,7 +5335,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 3,
                 json: "seLinuxOptions",
-                kind: Kind::Message(164),
+                kind: Kind::Message(176),
                 repeated: false,
             },
             Field {
@@ -5137,19 +5377,19 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 10,
                 json: "windowsOptions",
-                kind: Kind::Message(197),
+                kind: Kind::Message(209),
                 repeated: false,
             },
             Field {
                 tag: 11,
                 json: "seccompProfile",
-                kind: Kind::Message(165),
+                kind: Kind::Message(177),
                 repeated: false,
             },
             Field {
                 tag: 12,
                 json: "appArmorProfile",
-                kind: Kind::Message(27),
+                kind: Kind::Message(39),
                 repeated: false,
             },
         ],
@@ -5160,19 +5400,19 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "metadata",
-                kind: Kind::Message(225),
+                kind: Kind::Message(237),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "spec",
-                kind: Kind::Message(176),
+                kind: Kind::Message(188),
                 repeated: false,
             },
             Field {
                 tag: 3,
                 json: "status",
-                kind: Kind::Message(177),
+                kind: Kind::Message(189),
                 repeated: false,
             },
         ],
@@ -5183,19 +5423,19 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "metadata",
-                kind: Kind::Message(225),
+                kind: Kind::Message(237),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "secrets",
-                kind: Kind::Message(122),
+                kind: Kind::Message(134),
                 repeated: true,
             },
             Field {
                 tag: 3,
                 json: "imagePullSecrets",
-                kind: Kind::Message(98),
+                kind: Kind::Message(110),
                 repeated: true,
             },
             Field {
@@ -5276,7 +5516,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "ports",
-                kind: Kind::Message(175),
+                kind: Kind::Message(187),
                 repeated: true,
             },
             Field {
@@ -5348,7 +5588,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 14,
                 json: "sessionAffinityConfig",
-                kind: Kind::Message(178),
+                kind: Kind::Message(190),
                 repeated: false,
             },
             Field {
@@ -5401,13 +5641,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "loadBalancer",
-                kind: Kind::Message(97),
+                kind: Kind::Message(109),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "conditions",
-                kind: Kind::Message(219),
+                kind: Kind::Message(231),
                 repeated: true,
             },
         ],
@@ -5417,7 +5657,7 @@ pub(super) static MESSAGES: [Message; 228] = [
         fields: &[Field {
             tag: 1,
             json: "clientIP",
-            kind: Kind::Message(37),
+            kind: Kind::Message(49),
             repeated: false,
         }],
     },
@@ -5460,7 +5700,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 5,
                 json: "secretRef",
-                kind: Kind::Message(98),
+                kind: Kind::Message(110),
                 repeated: false,
             },
         ],
@@ -5587,7 +5827,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 4,
                 json: "labelSelector",
-                kind: Kind::Message(222),
+                kind: Kind::Message(234),
                 repeated: false,
             },
             Field {
@@ -5680,7 +5920,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 2,
                 json: "",
-                kind: Kind::Message(194),
+                kind: Kind::Message(206),
                 repeated: false,
             },
         ],
@@ -5784,37 +6024,37 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "secret",
-                kind: Kind::Message(169),
+                kind: Kind::Message(181),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "downwardAPI",
-                kind: Kind::Message(59),
+                kind: Kind::Message(71),
                 repeated: false,
             },
             Field {
                 tag: 3,
                 json: "configMap",
-                kind: Kind::Message(43),
+                kind: Kind::Message(55),
                 repeated: false,
             },
             Field {
                 tag: 4,
                 json: "serviceAccountToken",
-                kind: Kind::Message(174),
+                kind: Kind::Message(186),
                 repeated: false,
             },
             Field {
                 tag: 5,
                 json: "clusterTrustBundle",
-                kind: Kind::Message(38),
+                kind: Kind::Message(50),
                 repeated: false,
             },
             Field {
                 tag: 6,
                 json: "podCertificate",
-                kind: Kind::Message(131),
+                kind: Kind::Message(143),
                 repeated: false,
             },
         ],
@@ -5842,181 +6082,181 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "hostPath",
-                kind: Kind::Message(87),
+                kind: Kind::Message(99),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "emptyDir",
-                kind: Kind::Message(62),
+                kind: Kind::Message(74),
                 repeated: false,
             },
             Field {
                 tag: 3,
                 json: "gcePersistentDisk",
-                kind: Kind::Message(81),
+                kind: Kind::Message(93),
                 repeated: false,
             },
             Field {
                 tag: 4,
                 json: "awsElasticBlockStore",
-                kind: Kind::Message(29),
+                kind: Kind::Message(41),
                 repeated: false,
             },
             Field {
                 tag: 5,
                 json: "gitRepo",
-                kind: Kind::Message(82),
+                kind: Kind::Message(94),
                 repeated: false,
             },
             Field {
                 tag: 6,
                 json: "secret",
-                kind: Kind::Message(170),
+                kind: Kind::Message(182),
                 repeated: false,
             },
             Field {
                 tag: 7,
                 json: "nfs",
-                kind: Kind::Message(103),
+                kind: Kind::Message(115),
                 repeated: false,
             },
             Field {
                 tag: 8,
                 json: "iscsi",
-                kind: Kind::Message(91),
+                kind: Kind::Message(103),
                 repeated: false,
             },
             Field {
                 tag: 9,
                 json: "glusterfs",
-                kind: Kind::Message(83),
+                kind: Kind::Message(95),
                 repeated: false,
             },
             Field {
                 tag: 10,
                 json: "persistentVolumeClaim",
-                kind: Kind::Message(125),
+                kind: Kind::Message(137),
                 repeated: false,
             },
             Field {
                 tag: 11,
                 json: "rbd",
-                kind: Kind::Message(153),
+                kind: Kind::Message(165),
                 repeated: false,
             },
             Field {
                 tag: 12,
                 json: "flexVolume",
-                kind: Kind::Message(79),
+                kind: Kind::Message(91),
                 repeated: false,
             },
             Field {
                 tag: 13,
                 json: "cinder",
-                kind: Kind::Message(36),
+                kind: Kind::Message(48),
                 repeated: false,
             },
             Field {
                 tag: 14,
                 json: "cephfs",
-                kind: Kind::Message(35),
+                kind: Kind::Message(47),
                 repeated: false,
             },
             Field {
                 tag: 15,
                 json: "flocker",
-                kind: Kind::Message(80),
+                kind: Kind::Message(92),
                 repeated: false,
             },
             Field {
                 tag: 16,
                 json: "downwardAPI",
-                kind: Kind::Message(61),
+                kind: Kind::Message(73),
                 repeated: false,
             },
             Field {
                 tag: 17,
                 json: "fc",
-                kind: Kind::Message(77),
+                kind: Kind::Message(89),
                 repeated: false,
             },
             Field {
                 tag: 18,
                 json: "azureFile",
-                kind: Kind::Message(31),
+                kind: Kind::Message(43),
                 repeated: false,
             },
             Field {
                 tag: 19,
                 json: "configMap",
-                kind: Kind::Message(44),
+                kind: Kind::Message(56),
                 repeated: false,
             },
             Field {
                 tag: 20,
                 json: "vsphereVolume",
-                kind: Kind::Message(195),
+                kind: Kind::Message(207),
                 repeated: false,
             },
             Field {
                 tag: 21,
                 json: "quobyte",
-                kind: Kind::Message(152),
+                kind: Kind::Message(164),
                 repeated: false,
             },
             Field {
                 tag: 22,
                 json: "azureDisk",
-                kind: Kind::Message(30),
+                kind: Kind::Message(42),
                 repeated: false,
             },
             Field {
                 tag: 23,
                 json: "photonPersistentDisk",
-                kind: Kind::Message(126),
+                kind: Kind::Message(138),
                 repeated: false,
             },
             Field {
                 tag: 24,
                 json: "portworxVolume",
-                kind: Kind::Message(147),
+                kind: Kind::Message(159),
                 repeated: false,
             },
             Field {
                 tag: 25,
                 json: "scaleIO",
-                kind: Kind::Message(163),
+                kind: Kind::Message(175),
                 repeated: false,
             },
             Field {
                 tag: 26,
                 json: "projected",
-                kind: Kind::Message(151),
+                kind: Kind::Message(163),
                 repeated: false,
             },
             Field {
                 tag: 27,
                 json: "storageos",
-                kind: Kind::Message(180),
+                kind: Kind::Message(192),
                 repeated: false,
             },
             Field {
                 tag: 28,
                 json: "csi",
-                kind: Kind::Message(33),
+                kind: Kind::Message(45),
                 repeated: false,
             },
             Field {
                 tag: 29,
                 json: "ephemeral",
-                kind: Kind::Message(72),
+                kind: Kind::Message(84),
                 repeated: false,
             },
             Field {
                 tag: 30,
                 json: "image",
-                kind: Kind::Message(90),
+                kind: Kind::Message(102),
                 repeated: false,
             },
         ],
@@ -6062,7 +6302,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 2,
                 json: "podAffinityTerm",
-                kind: Kind::Message(129),
+                kind: Kind::Message(141),
                 repeated: false,
             },
         ],
@@ -6131,7 +6371,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 2,
                 json: "conditions",
-                kind: Kind::Message(200),
+                kind: Kind::Message(212),
                 repeated: false,
             },
             Field {
@@ -6143,7 +6383,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 4,
                 json: "targetRef",
-                kind: Kind::Message(122),
+                kind: Kind::Message(134),
                 repeated: false,
             },
             Field {
@@ -6167,7 +6407,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 8,
                 json: "hints",
-                kind: Kind::Message(201),
+                kind: Kind::Message(213),
                 repeated: false,
             },
         ],
@@ -6201,13 +6441,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "forZones",
-                kind: Kind::Message(205),
+                kind: Kind::Message(217),
                 repeated: true,
             },
             Field {
                 tag: 2,
                 json: "forNodes",
-                kind: Kind::Message(204),
+                kind: Kind::Message(216),
                 repeated: true,
             },
         ],
@@ -6247,19 +6487,19 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "metadata",
-                kind: Kind::Message(225),
+                kind: Kind::Message(237),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "endpoints",
-                kind: Kind::Message(199),
+                kind: Kind::Message(211),
                 repeated: true,
             },
             Field {
                 tag: 3,
                 json: "ports",
-                kind: Kind::Message(202),
+                kind: Kind::Message(214),
                 repeated: true,
             },
             Field {
@@ -6294,13 +6534,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "metadata",
-                kind: Kind::Message(225),
+                kind: Kind::Message(237),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "deleteOptions",
-                kind: Kind::Message(220),
+                kind: Kind::Message(232),
                 repeated: false,
             },
         ],
@@ -6311,19 +6551,19 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "metadata",
-                kind: Kind::Message(225),
+                kind: Kind::Message(237),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "spec",
-                kind: Kind::Message(208),
+                kind: Kind::Message(220),
                 repeated: false,
             },
             Field {
                 tag: 3,
                 json: "status",
-                kind: Kind::Message(209),
+                kind: Kind::Message(221),
                 repeated: false,
             },
         ],
@@ -6340,7 +6580,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 2,
                 json: "selector",
-                kind: Kind::Message(222),
+                kind: Kind::Message(234),
                 repeated: false,
             },
             Field {
@@ -6399,7 +6639,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 7,
                 json: "conditions",
-                kind: Kind::Message(219),
+                kind: Kind::Message(231),
                 repeated: true,
             },
         ],
@@ -6409,7 +6649,7 @@ pub(super) static MESSAGES: [Message; 228] = [
         fields: &[Field {
             tag: 1,
             json: "clusterRoleSelectors",
-            kind: Kind::Message(222),
+            kind: Kind::Message(234),
             repeated: true,
         }],
     },
@@ -6419,19 +6659,19 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "metadata",
-                kind: Kind::Message(225),
+                kind: Kind::Message(237),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "rules",
-                kind: Kind::Message(213),
+                kind: Kind::Message(225),
                 repeated: true,
             },
             Field {
                 tag: 3,
                 json: "aggregationRule",
-                kind: Kind::Message(210),
+                kind: Kind::Message(222),
                 repeated: false,
             },
         ],
@@ -6442,19 +6682,19 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "metadata",
-                kind: Kind::Message(225),
+                kind: Kind::Message(237),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "subjects",
-                kind: Kind::Message(217),
+                kind: Kind::Message(229),
                 repeated: true,
             },
             Field {
                 tag: 3,
                 json: "roleRef",
-                kind: Kind::Message(216),
+                kind: Kind::Message(228),
                 repeated: false,
             },
         ],
@@ -6500,13 +6740,13 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "metadata",
-                kind: Kind::Message(225),
+                kind: Kind::Message(237),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "rules",
-                kind: Kind::Message(213),
+                kind: Kind::Message(225),
                 repeated: true,
             },
         ],
@@ -6517,19 +6757,19 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "metadata",
-                kind: Kind::Message(225),
+                kind: Kind::Message(237),
                 repeated: false,
             },
             Field {
                 tag: 2,
                 json: "subjects",
-                kind: Kind::Message(217),
+                kind: Kind::Message(229),
                 repeated: true,
             },
             Field {
                 tag: 3,
                 json: "roleRef",
-                kind: Kind::Message(216),
+                kind: Kind::Message(228),
                 repeated: false,
             },
         ],
@@ -6592,7 +6832,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 1,
                 json: "metadata",
-                kind: Kind::Message(225),
+                kind: Kind::Message(237),
                 repeated: false,
             },
             Field {
@@ -6674,7 +6914,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 2,
                 json: "preconditions",
-                kind: Kind::Message(227),
+                kind: Kind::Message(239),
                 repeated: false,
             },
             Field {
@@ -6738,7 +6978,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 2,
                 json: "matchExpressions",
-                kind: Kind::Message(223),
+                kind: Kind::Message(235),
                 repeated: true,
             },
         ],
@@ -6891,7 +7131,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 13,
                 json: "ownerReferences",
-                kind: Kind::Message(226),
+                kind: Kind::Message(238),
                 repeated: true,
             },
             Field {
@@ -6903,7 +7143,7 @@ pub(super) static MESSAGES: [Message; 228] = [
             Field {
                 tag: 17,
                 json: "managedFields",
-                kind: Kind::Message(224),
+                kind: Kind::Message(236),
                 repeated: true,
             },
         ],

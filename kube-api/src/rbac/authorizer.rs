@@ -157,6 +157,31 @@ impl RbacAuthorizer {
         self.with_policy(|p| p.authorize_non_resource(user, verb, path))
     }
 
+    /// Every rule `user` holds in `namespace`, as kube-apiserver's union of the
+    /// privileged-group authorizer (`system:masters`: everything) and the RBAC rule resolver
+    /// lists them; an unsynced cache or a dangling role reference makes the answer incomplete
+    /// or carries an evaluation error.
+    #[doc(alias = "RulesFor")]
+    pub async fn rules_for(&self, user: &UserInfo, namespace: &str) -> crate::auth::Rules {
+        let mut out = if is_master(user) {
+            crate::auth::Rules::everything()
+        } else {
+            crate::auth::Rules::default()
+        };
+        if !self.synced().await {
+            out.incomplete = true;
+            out.errors.push(not_synced());
+            return out;
+        }
+        let (rules, errors) = self.with_policy(|p| p.rules_for(user, namespace));
+        out.extend(crate::auth::Rules {
+            rules,
+            incomplete: false,
+            errors,
+        });
+        out
+    }
+
     /// The decision for a non-resource request (what the HTTP layer asks for `/version`,
     /// `/healthz`, `/api`, `/apis`, `/openapi/*`, `/metrics`; the 403 message is
     /// `forbidden: User "u" cannot get path "/x"`, plus `: <reason>` if any).
@@ -187,6 +212,9 @@ impl Authorizer for RbacAuthorizer {
     }
     async fn authorize_non_resource(&self, user: &UserInfo, verb: &str, path: &str) -> Decision {
         RbacAuthorizer::authorize_non_resource(self, user, verb, path).await
+    }
+    async fn rules_for(&self, user: &UserInfo, namespace: &str) -> crate::auth::Rules {
+        RbacAuthorizer::rules_for(self, user, namespace).await
     }
 }
 

@@ -254,6 +254,19 @@ impl Authorizer for NodeAuthorizer {
     async fn authorize_non_resource(&self, user: &UserInfo, verb: &str, path: &str) -> Decision {
         self.rbac.authorize_non_resource(user, verb, path).await
     }
+    /// Kubernetes' union of the Node and RBAC rule resolvers: a node's rules cannot be
+    /// enumerated (its graph-based grants), so they are incomplete with the Node
+    /// authorizer's error; RBAC's rules follow.
+    async fn rules_for(&self, user: &UserInfo, namespace: &str) -> crate::auth::Rules {
+        let mut out = crate::auth::Rules::default();
+        if node_name(user).is_some() {
+            out.incomplete = true;
+            out.errors
+                .push("node authorizer does not support user rule resolution".into());
+        }
+        out.extend(self.rbac.rules_for(user, namespace).await);
+        out
+    }
 }
 
 #[async_trait]

@@ -450,7 +450,8 @@ pub fn for_kind(api_version: &str, kind: &str) -> Option<&'static TypeSchema> {
         | ("discovery.k8s.io/v1", "EndpointSlice")
         | ("coordination.k8s.io/v1", "Lease")
         | ("scheduling.k8s.io/v1", "PriorityClass")
-        | ("authorization.k8s.io/v1", "SelfSubjectAccessReview")
+        | ("authorization.k8s.io/v1", "SelfSubjectAccessReview" | "SelfSubjectRulesReview")
+        | ("authentication.k8s.io/v1", "TokenReview" | "SelfSubjectReview")
         | (
             "rbac.authorization.k8s.io/v1",
             "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding",

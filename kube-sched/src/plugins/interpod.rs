@@ -30,7 +30,47 @@ impl Default for InterPodAffinity {
     }
 }
 
-type Counts = HashMap<(String, String), i64>;
+/// Pod counts per topology pair: topology key → value → count (looked up by `&str`, so
+/// filtering a node allocates nothing).
+#[derive(Clone, Default)]
+struct Counts(HashMap<String, HashMap<String, i64>>);
+
+impl Counts {
+    fn add(&mut self, key: &str, value: &str, m: i64) {
+        let values = match self.0.get_mut(key) {
+            Some(v) => v,
+            None => self.0.entry(key.to_string()).or_default(),
+        };
+        match values.get_mut(value) {
+            Some(c) => *c += m,
+            None => {
+                values.insert(value.to_string(), m);
+            }
+        }
+    }
+    fn get(&self, key: &str, value: &str) -> i64 {
+        self.0
+            .get(key)
+            .and_then(|v| v.get(value))
+            .copied()
+            .unwrap_or(0)
+    }
+    /// Drops the pairs whose count went back to zero.
+    fn prune(&mut self) {
+        for v in self.0.values_mut() {
+            v.retain(|_, c| *c != 0);
+        }
+        self.0.retain(|_, v| !v.is_empty());
+    }
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    fn iter(&self) -> impl Iterator<Item = (&str, &str, i64)> {
+        self.0
+            .iter()
+            .flat_map(|(k, v)| v.iter().map(move |(v, c)| (k.as_str(), v.as_str(), *c)))
+    }
+}
 
 #[derive(Clone, Default)]
 struct FilterState {
@@ -63,33 +103,32 @@ fn update(
     for t in &existing.required_anti_affinity {
         if let Some(v) = labels.get(&t.topology_key) {
             if t.matches(pod, pod_ns) {
-                *st.existing_anti
-                    .entry((t.topology_key.clone(), v.clone()))
-                    .or_default() += m;
+                st.existing_anti.add(&t.topology_key, v, m);
             }
         }
     }
     if all_match(&pod.required_affinity, existing, ex_ns) {
         for t in &pod.required_affinity {
             if let Some(v) = labels.get(&t.topology_key) {
-                *st.affinity
-                    .entry((t.topology_key.clone(), v.clone()))
-                    .or_default() += m;
+                st.affinity.add(&t.topology_key, v, m);
             }
         }
     }
     for t in &pod.required_anti_affinity {
         if let Some(v) = labels.get(&t.topology_key) {
             if t.matches(existing, ex_ns) {
-                *st.anti
-                    .entry((t.topology_key.clone(), v.clone()))
-                    .or_default() += m;
+                st.anti.add(&t.topology_key, v, m);
             }
         }
     }
-    st.existing_anti.retain(|_, c| *c != 0);
-    st.affinity.retain(|_, c| *c != 0);
-    st.anti.retain(|_, c| *c != 0);
+}
+
+impl FilterState {
+    fn prune(&mut self) {
+        self.existing_anti.prune();
+        self.affinity.prune();
+        self.anti.prune();
+    }
 }
 
 impl Plugin for InterPodAffinity {
@@ -117,7 +156,13 @@ impl PreFilterPlugin for InterPodAffinity {
         let has_own = !pod.required_affinity.is_empty() || !pod.required_anti_affinity.is_empty();
         let mut st = FilterState::default();
         let pod_ns = snapshot.namespace_labels(&pod.namespace);
-        for node in snapshot.nodes.iter() {
+        // Without terms of its own, only existing pods' required anti-affinity matters.
+        let nodes: Box<dyn Iterator<Item = &Arc<NodeInfo>>> = if has_own {
+            Box::new(snapshot.nodes.iter())
+        } else {
+            Box::new(snapshot.nodes_with_required_anti_affinity())
+        };
+        for node in nodes {
             if !has_own && node.pods_with_required_anti_affinity == 0 {
                 continue;
             }
@@ -129,6 +174,7 @@ impl PreFilterPlugin for InterPodAffinity {
                 update(&mut st, pod, pod_ns, e, ex_ns, node, 1);
             }
         }
+        st.prune();
         if !has_own && st.existing_anti.is_empty() {
             return Status::skip().into();
         }
@@ -144,6 +190,7 @@ impl PreFilterPlugin for InterPodAffinity {
     ) -> Status {
         if let Some(st) = state.read_mut::<FilterState>(PF_STATE) {
             update(st, pod, None, added, None, node, 1);
+            st.prune();
         }
         Status::success()
     }
@@ -156,6 +203,7 @@ impl PreFilterPlugin for InterPodAffinity {
     ) -> Status {
         if let Some(st) = state.read_mut::<FilterState>(PF_STATE) {
             update(st, pod, None, removed, None, node, -1);
+            st.prune();
         }
         Status::success()
     }
@@ -174,13 +222,7 @@ impl FilterPlugin for InterPodAffinity {
                 match labels.get(&t.topology_key) {
                     None => return Status::unresolvable(ERR_AFFINITY),
                     Some(v) => {
-                        if st
-                            .affinity
-                            .get(&(t.topology_key.clone(), v.clone()))
-                            .copied()
-                            .unwrap_or(0)
-                            <= 0
-                        {
+                        if st.affinity.get(&t.topology_key, v) <= 0 {
                             exist = false;
                         }
                     }
@@ -193,20 +235,14 @@ impl FilterPlugin for InterPodAffinity {
         // Anti-affinity of the pod.
         for t in &pod.required_anti_affinity {
             if let Some(v) = labels.get(&t.topology_key) {
-                if st
-                    .anti
-                    .get(&(t.topology_key.clone(), v.clone()))
-                    .copied()
-                    .unwrap_or(0)
-                    > 0
-                {
+                if st.anti.get(&t.topology_key, v) > 0 {
                     return Status::unschedulable(ERR_ANTI_AFFINITY);
                 }
             }
         }
         // Existing pods' anti-affinity.
-        for ((k, v), c) in &st.existing_anti {
-            if *c > 0 && labels.get(k) == Some(v) {
+        for (k, v, c) in st.existing_anti.iter() {
+            if c > 0 && labels.get(k).map(String::as_str) == Some(v) {
                 return Status::unschedulable(ERR_EXISTING_ANTI_AFFINITY);
             }
         }
@@ -240,11 +276,17 @@ impl PreScorePlugin for InterPodAffinity {
                     .or_default() += w;
             }
         };
-        for node in snapshot.nodes.iter() {
-            if node.labels().is_empty() {
+        // Without preferred terms of its own, only existing pods' terms matter.
+        let nodes: Box<dyn Iterator<Item = &Arc<NodeInfo>>> = if has_pref {
+            Box::new(snapshot.nodes.iter())
+        } else {
+            Box::new(snapshot.nodes_with_affinity())
+        };
+        for node in nodes {
+            if !has_pref && node.pods_with_affinity == 0 {
                 continue;
             }
-            if !has_pref && node.pods_with_affinity == 0 {
+            if node.labels().is_empty() {
                 continue;
             }
             for e in &node.pods {

@@ -96,13 +96,7 @@ impl Plugin for NodeUnschedulable {
 
 impl FilterPlugin for NodeUnschedulable {
     fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
-        let unsched = node
-            .node
-            .spec
-            .as_ref()
-            .and_then(|s| s.unschedulable)
-            .unwrap_or(false);
-        if !unsched {
+        if !node.unschedulable {
             return Status::success();
         }
         let taint = Taint {
@@ -173,6 +167,9 @@ impl PreScorePlugin for TaintToleration {
 
 impl ScorePlugin for TaintToleration {
     fn score(&self, state: &CycleState, _: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
+        if node.taints.is_empty() {
+            return Ok(0);
+        }
         let empty = Vec::new();
         let tols = state.read::<Vec<Toleration>>(TT_STATE).unwrap_or(&empty);
         Ok(node

@@ -353,7 +353,10 @@ impl PreScorePlugin for BalancedAllocation {
 
 /// BalancedAllocation's score of `node`.
 pub fn balanced_score(resources: &[ResourceSpec], pod: &PodInfo, node: &NodeInfo) -> i64 {
-    let mut fr = Vec::with_capacity(resources.len());
+    // The utilization fractions: on the stack for the usual few resources.
+    let mut small = [0f64; 4];
+    let mut more: Vec<f64> = Vec::new();
+    let mut n = 0usize;
     for r in resources {
         let Some((req, alloc)) = requested_allocatable(pod, node, &r.name, true) else {
             continue;
@@ -361,8 +364,18 @@ pub fn balanced_score(resources: &[ResourceSpec], pod: &PodInfo, node: &NodeInfo
         if alloc == 0 {
             continue;
         }
-        fr.push((req as f64 / alloc as f64).min(1.0));
+        let f = (req as f64 / alloc as f64).min(1.0);
+        if n < small.len() && more.is_empty() {
+            small[n] = f;
+        } else {
+            if more.is_empty() {
+                more.extend_from_slice(&small);
+            }
+            more.push(f);
+        }
+        n += 1;
     }
+    let fr: &[f64] = if more.is_empty() { &small[..n] } else { &more };
     let std = match fr.len() {
         2 => (fr[0] - fr[1]).abs() / 2.0,
         n if n > 2 => {
@@ -422,10 +435,14 @@ impl PreScorePlugin for ImageLocality {
                     .collect()
             })
             .unwrap_or_default();
-        let counts = images
+        let counts: Vec<usize> = images
             .iter()
             .map(|i| snapshot.image_nodes.get(i).copied().unwrap_or(0))
             .collect();
+        if counts.iter().all(|&c| c == 0) {
+            // No node has any of the images: every node would score 0.
+            return Status::skip();
+        }
         state.write(
             IMG_STATE,
             ImageState {

@@ -360,11 +360,11 @@ impl ScorePlugin for PodTopologySpread {
         let Some(st) = state.read::<ScoreState>(PS_STATE) else {
             return Status::success();
         };
-        let live = scores.iter().filter(|s| !st.ignored.contains(&s.name));
+        let live = scores.iter().filter(|s| !st.ignored.contains(&*s.name));
         let max = live.clone().map(|s| s.score).max().unwrap_or(0);
         let min = live.map(|s| s.score).min().unwrap_or(0);
         for s in scores.iter_mut() {
-            if st.ignored.contains(&s.name) {
+            if st.ignored.contains(&*s.name) {
                 s.score = 0;
             } else if max == 0 {
                 s.score = MAX_NODE_SCORE;

@@ -354,7 +354,7 @@ fn taint_toleration_score_prefers_fewer_soft_taints() {
     let mut scores: Vec<NodeScore> = nodes
         .iter()
         .map(|n| NodeScore {
-            name: n.name.clone(),
+            name: n.shared_name.clone(),
             score: t.score(&st, &p, n).unwrap(),
         })
         .collect();
@@ -488,12 +488,15 @@ fn node_affinity_table() {
         .nodes
         .iter()
         .map(|n| NodeScore {
-            name: n.name.clone(),
+            name: n.shared_name.clone(),
             score: aff.score(&st, &p, n).unwrap(),
         })
         .collect();
     aff.normalize_score(&st, &p, &mut scores);
-    let got: Vec<(String, i64)> = scores.into_iter().map(|s| (s.name, s.score)).collect();
+    let got: Vec<(String, i64)> = scores
+        .into_iter()
+        .map(|s| (s.name.to_string(), s.score))
+        .collect();
     assert_eq!(got, [("a".to_string(), 100), ("b".to_string(), 33)]);
 }
 
@@ -682,12 +685,15 @@ fn inter_pod_affinity_score_prefers_matching_zone() {
         .nodes
         .iter()
         .map(|n| NodeScore {
-            name: n.name.clone(),
+            name: n.shared_name.clone(),
             score: ipa.score(&st, &p, n).unwrap(),
         })
         .collect();
     ipa.normalize_score(&st, &p, &mut scores);
-    let mut got: Vec<(String, i64)> = scores.into_iter().map(|s| (s.name, s.score)).collect();
+    let mut got: Vec<(String, i64)> = scores
+        .into_iter()
+        .map(|s| (s.name.to_string(), s.score))
+        .collect();
     got.sort();
     assert_eq!(
         got,
@@ -809,13 +815,13 @@ fn default_spreading_spreads_a_services_pods() {
         .nodes
         .iter()
         .map(|n| NodeScore {
-            name: n.name.clone(),
+            name: n.shared_name.clone(),
             score: pts.score(&st, &p, n).unwrap(),
         })
         .collect();
     pts.normalize_score(&st, &p, &mut scores);
     let best = scores.iter().max_by_key(|s| s.score).unwrap();
-    assert_eq!(best.name, "b1");
+    assert_eq!(&*best.name, "b1");
 }
 
 #[test]

@@ -54,8 +54,8 @@
 //!   with its own address (allocated from the CIDR and persisted with the sandbox record), a
 //!   default route and loopback up — what the CNI bridge plugin does. Containers and execs
 //!   enter it with `nsenter --net=/run/netns/<name>`. Without root, or when `ip` fails, pods
-//!   use the host network and [`RuntimeStatus::network_ready`] is false with the reason
-//!   (also logged). No NAT is set up: pod traffic leaving the node is kube-net's business.
+//!   use the host network and [`RuntimeStatus::message`] says why (also logged); the
+//!   network is still ready, since pods can start. No NAT is set up: pod traffic leaving the node is kube-net's business.
 //!   There is no mount namespace, so pods share the host's `/etc/resolv.conf` (the sandbox's
 //!   DNS config is not applied), and `port_mappings` (hostPort) are not implemented.
 //! - **State directory.** `sandboxes/<id>.json` and `containers/<id>.json` (records,
@@ -173,10 +173,10 @@ pub enum ShimMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NetworkMode {
     /// Own namespace and IP per sandbox when running as root and `ip` works; otherwise the
-    /// host network, reported through `network_ready = false`.
+    /// host network, reported in the runtime status message.
     #[default]
     Auto,
-    /// Always the host network (`network_ready = false`, saying it is configured so).
+    /// Always the host network (the runtime status message says it is configured so).
     Host,
 }
 
@@ -1266,9 +1266,12 @@ impl Runtime for ProcessRuntime {
     }
 
     async fn status(&self) -> Result<RuntimeStatus> {
+        // Pods run either way: in namespaces of their own, or (configured so, or without
+        // root) on the host network, which the message says. A node that can start pods is
+        // network-ready; Kubernetes' NetworkReady=false means pods cannot start at all.
         Ok(RuntimeStatus {
             runtime_ready: true,
-            network_ready: self.inner.net.ready,
+            network_ready: true,
             message: self.inner.net.message.clone(),
         })
     }
