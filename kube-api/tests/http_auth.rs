@@ -558,3 +558,46 @@ async fn signing_key_survives_restarts() {
     let c = ServiceAccountKeys::load_or_generate(dir.path(), "https://other").unwrap();
     assert_eq!(c.verify(&token), None);
 }
+
+/// The server holds its token authenticator (TokenReview), which looks ServiceAccounts up
+/// through the server: that handle must be weak, or no HTTPS-served server is ever dropped
+/// (its background tasks and the store would outlive every shutdown).
+#[tokio::test]
+async fn a_served_server_is_freed_after_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TlsAssets::load_or_generate(dir.path(), &[]).unwrap();
+    let keys =
+        Arc::new(ServiceAccountKeys::load_or_generate(dir.path(), "https://kubox.test").unwrap());
+    let store = Arc::new(EmbeddedStore::in_memory());
+    let server = ApiServer::builder(store.clone())
+        .service_account_keys(keys.clone())
+        .build();
+    let authn = Union(vec![
+        Arc::new(StaticTokens::new().with(pki.admin_token.clone(), UserInfo::admin())),
+        Arc::new(ServiceAccountTokens::new(keys, server.clone())),
+    ]);
+    let cfg = http::Config::new(pki.server_config().unwrap(), Arc::new(authn));
+    let running = http::bind("127.0.0.1:0".parse().unwrap(), server.clone(), cfg)
+        .await
+        .unwrap();
+    // The serving task installs the authenticator for TokenReviews as it starts.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while server.token_authenticator().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no token authenticator"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    running.shutdown();
+    drop(server);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while Arc::strong_count(&store) > 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the API server (and so its store) is still referenced after shutdown: {} handles",
+            Arc::strong_count(&store)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
