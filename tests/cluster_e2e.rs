@@ -7,93 +7,21 @@
 //! scale` adds a replica, `kubectl get events` shows what happened, and shutdown removes the
 //! pods, their network namespaces and the nftables table.
 
+#[allow(dead_code)] // shared by several test crates; each uses a part
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use kubox::cluster::{Cluster, PodNetwork, ShimMode};
 use kubox::core::api::core_v1::{Endpoints, Pod, Service};
 use kubox::core::client::{Api, ListParams};
+use support::cluster::{node_runtimes, run_then_shutdown, wait_no_sandboxes};
+use support::kubectl::{endpoint_ips, ready_nodes, words, Kubectl};
+use support::poll::wait;
+use support::web;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// The folder holding `kubectl.1.NN`: that of the real path of `kubectl` on PATH.
-fn kubectl_dir() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let found = std::env::split_paths(&path)
-        .map(|d| d.join("kubectl"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!("`kubectl` is not on PATH: this test needs kubectl.1.27 and kubectl.1.33 installed beside it (see shared/compat.md)")
-        });
-    std::fs::canonicalize(&found)
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn versioned(dir: &Path, minor: u32) -> PathBuf {
-    let p = dir.join(format!("kubectl.1.{minor}"));
-    assert!(
-        p.is_file(),
-        "{} is missing (see shared/compat.md)",
-        p.display()
-    );
-    p
-}
-
-struct Kubectl {
-    bin: PathBuf,
-    kubeconfig: PathBuf,
-    home: PathBuf,
-}
-
-impl Kubectl {
-    async fn run(&self, args: &[&str]) -> (bool, String, String) {
-        let mut cmd = tokio::process::Command::new(&self.bin);
-        cmd.args(args)
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env("HOME", &self.home)
-            .kill_on_drop(true);
-        let out = tokio::time::timeout(Duration::from_secs(30), cmd.output())
-            .await
-            .unwrap_or_else(|_| panic!("kubectl {args:?} timed out"))
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    async fn ok(&self, args: &[&str]) -> String {
-        let (ok, stdout, stderr) = self.run(args).await;
-        assert!(
-            ok,
-            "{} {args:?} failed\n--- stdout:\n{stdout}\n--- stderr:\n{stderr}",
-            self.bin.display()
-        );
-        stdout
-    }
-}
-
-async fn wait<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, String>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let mut last = String::new();
-    while Instant::now() < deadline {
-        match f().await {
-            Ok(v) => return v,
-            Err(e) => last = e,
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    panic!("timed out after {secs}s waiting for {what} (last: {last})");
-}
 
 fn ready(p: &Pod) -> bool {
     p.status
@@ -101,6 +29,28 @@ fn ready(p: &Pod) -> bool {
         .and_then(|s| s.conditions.as_ref())
         .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
         .is_some_and(|c| c.status == "True")
+}
+
+/// `name node phase conditions (deleting)` of a pod, for failure messages.
+fn pod_summary(p: &Pod) -> String {
+    let status = p.status.as_ref();
+    let conditions: Vec<String> = status
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|c| format!("{}={}", c.type_, c.status))
+        .collect();
+    format!(
+        "{} node={:?} phase={:?} {conditions:?}{}",
+        p.metadata.name.as_deref().unwrap_or(""),
+        p.spec.as_ref().and_then(|s| s.node_name.as_deref()),
+        status.and_then(|s| s.phase.as_deref()),
+        if p.metadata.deletion_timestamp.is_some() {
+            " deleting"
+        } else {
+            ""
+        }
+    )
 }
 
 /// One HTTP/1.0 GET; the body.
@@ -173,74 +123,18 @@ fn our_rules(prefix: &str) -> String {
 
 const NS: &str = "e2e";
 
-const MANIFEST: &str = r#"apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  labels:
-    app: web
-spec:
-  replicas: 3
-  selector:
-    matchLabels:
-      app: web
-  template:
-    metadata:
-      labels:
-        app: web
-    spec:
-      topologySpreadConstraints:
-      - maxSkew: 1
-        topologyKey: kubernetes.io/hostname
-        whenUnsatisfiable: DoNotSchedule
-        labelSelector:
-          matchLabels:
-            app: web
-      containers:
-      - name: httpd
-        image: busybox:1.36
-        command:
-        - /bin/busybox
-        - sh
-        - -c
-        - mkdir -p WWW/$HOSTNAME && echo $HOSTNAME > WWW/$HOSTNAME/index.html && echo serving $HOSTNAME && exec /bin/busybox httpd -f -p 8080 -h WWW/$HOSTNAME
-        ports:
-        - containerPort: 8080
-        readinessProbe:
-          httpGet:
-            path: /
-            port: 8080
-          periodSeconds: 1
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: web
-spec:
-  selector:
-    app: web
-  ports:
-  - port: 80
-    targetPort: 8080
-"#;
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_process_nodes_with_stock_kubectl() {
-    assert!(
-        Path::new("/bin/busybox").is_file(),
-        "/bin/busybox is missing: scripts/test.sh installs busybox-static"
-    );
+    web::require_busybox();
     let started = Instant::now();
-    let dir = kubectl_dir();
     let tmp = tempfile::tempdir().unwrap();
     let www = tmp.path().join("www");
     std::fs::create_dir_all(&www).unwrap();
     let home = tmp.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
     let manifest = tmp.path().join("web.yaml");
     std::fs::write(
         &manifest,
-        MANIFEST.replace("WWW", &www.display().to_string()),
+        web::manifest(&www, 3, 30, &web::httpd_8080(&www), web::HTTP_PROBE),
     )
     .unwrap();
 
@@ -260,46 +154,20 @@ async fn three_process_nodes_with_stock_kubectl() {
         .await
         .unwrap();
     let up = started.elapsed();
-    // The scenario runs in a task so that a failure still shuts the cluster down (no
-    // leftover pods, namespaces, bridges or tables), then fails the test.
-    let cluster = std::sync::Arc::new(cluster);
-    let scenario = {
-        let cluster = cluster.clone();
-        let (table, www, manifest, home, dir) = (
-            table.clone(),
-            www.clone(),
-            manifest.clone(),
-            home.clone(),
-            dir.clone(),
-        );
-        tokio::spawn(async move {
-            let kubeconfig = cluster.kubeconfig().unwrap().to_path_buf();
-            let k133 = Kubectl {
-                bin: versioned(&dir, 33),
-                kubeconfig: kubeconfig.clone(),
-                home: home.clone(),
-            };
-            let k127 = Kubectl {
-                bin: versioned(&dir, 27),
-                kubeconfig,
-                home,
-            };
+    // A failure still shuts the cluster down (no leftover pods, namespaces, bridges or
+    // tables), then fails the test.
+    let (root, backend, runtimes, ips4, t_ready) = {
+        let (table, www) = (table.clone(), www.clone());
+        run_then_shutdown(cluster, |cluster| async move {
+            let kubeconfig = cluster.kubeconfig().unwrap();
+            let k133 = Kubectl::new(33, kubeconfig, &home);
+            let k127 = Kubectl::new(27, kubeconfig, &home);
             let root = cluster.network_notes().is_empty();
 
             // The nodes registered and are Ready.
-            let nodes_out = wait(30, "3 Ready nodes in kubectl get nodes", || async {
-                let out = k127.ok(&["get", "nodes"]).await;
-                let ready = out
-                    .lines()
-                    .filter(|l| l.split_whitespace().nth(1) == Some("Ready"))
-                    .count();
-                if ready == 3 {
-                    Ok(out)
-                } else {
-                    Err(out)
-                }
-            })
-            .await;
+            let nodes_out = k127
+                .until(30, &["get", "nodes"], |o| ready_nodes(o) == 3)
+                .await;
             for n in ["node-1", "node-2", "node-3"] {
                 assert!(nodes_out.contains(n), "{nodes_out}");
             }
@@ -330,6 +198,7 @@ async fn three_process_nodes_with_stock_kubectl() {
                         let web = web.clone();
                         async move {
                             let l = pods.list(&web).await.map_err(|e| e.to_string())?;
+                            let summary: Vec<String> = l.items.iter().map(pod_summary).collect();
                             let good: Vec<Pod> = l
                                 .items
                                 .into_iter()
@@ -343,7 +212,7 @@ async fn three_process_nodes_with_stock_kubectl() {
                             if good.len() == n {
                                 Ok(good)
                             } else {
-                                Err(format!("{} ready", good.len()))
+                                Err(format!("{} ready:\n{}", good.len(), summary.join("\n")))
                             }
                         }
                     })
@@ -443,22 +312,11 @@ async fn three_process_nodes_with_stock_kubectl() {
                 .map(|p| p.status.as_ref().unwrap().pod_ip.clone().unwrap())
                 .collect();
             wait(20, "Endpoints with 4 addresses", || async {
-                let out = k133
-                    .ok(&[
-                        "get",
-                        "-n",
-                        NS,
-                        "endpoints",
-                        "web",
-                        "-o",
-                        "jsonpath={.subsets[*].addresses[*].ip}",
-                    ])
-                    .await;
-                let got: BTreeSet<String> = out.split_whitespace().map(String::from).collect();
+                let got = words(&k133.ok(&endpoint_ips(NS, "web")).await);
                 if got.len() == 4 && (!root || got == ips4) {
                     Ok(())
                 } else {
-                    Err(out)
+                    Err(format!("{got:?}"))
                 }
             })
             .await;
@@ -478,11 +336,7 @@ async fn three_process_nodes_with_stock_kubectl() {
 
             // Deleting the namespace removes everything in it: the namespace controller deletes
             // the objects, the kubelets stop the pods, the proxy drops the Service.
-            let runtimes: Vec<_> = cluster
-                .node_names()
-                .iter()
-                .map(|n| cluster.node_runtime(n).unwrap())
-                .collect();
+            let runtimes = node_runtimes(&cluster);
             let out = k133.ok(&["delete", "namespace", NS]).await;
             assert!(out.contains("namespace \"e2e\" deleted"), "{out}");
             let (ok, _, err) = k127.run(&["get", "namespace", NS]).await;
@@ -490,19 +344,7 @@ async fn three_process_nodes_with_stock_kubectl() {
             let left = pods.list(&ListParams::default()).await.unwrap();
             assert!(left.items.is_empty(), "pods left: {:?}", left.items.len());
             assert!(services.get_opt("web").await.unwrap().is_none());
-            wait(20, "no sandboxes on the nodes", || async {
-                for rt in &runtimes {
-                    let left = rt
-                        .list_pod_sandboxes(&Default::default())
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    if !left.is_empty() {
-                        return Err(format!("{} sandboxes left", left.len()));
-                    }
-                }
-                Ok(())
-            })
-            .await;
+            wait_no_sandboxes(&runtimes, 20).await;
             if backend == "nftables" {
                 wait(10, "the Service gone from the nftables rules", || async {
                     let text = our_rules(&table);
@@ -517,15 +359,9 @@ async fn three_process_nodes_with_stock_kubectl() {
 
             (root, backend, runtimes, ips4, t_ready)
         })
+        .await
     };
-    let outcome = scenario.await;
-    let cluster = std::sync::Arc::try_unwrap(cluster).expect("the scenario task ended");
     // Shutdown: pods stopped and removed, their namespaces gone, the table removed.
-    cluster.shutdown().await.unwrap();
-    let (root, backend, runtimes, ips4, t_ready) = match outcome {
-        Ok(v) => v,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    };
     for rt in runtimes {
         let left = rt.list_pod_sandboxes(&Default::default()).await.unwrap();
         assert!(left.is_empty(), "sandboxes left: {left:?}");
@@ -583,10 +419,7 @@ async fn userspace_proxy_reaches_every_replica() {
         .unwrap();
     assert_eq!(cluster.proxy_backend(), Some("userspace"));
     let client = cluster.client();
-    let script = format!(
-        "mkdir -p {w}/$HOSTNAME && echo $HOSTNAME > {w}/$HOSTNAME/index.html && exec /bin/busybox httpd -f -p 8080 -h {w}/$HOSTNAME",
-        w = www.display()
-    );
+    let script = web::script(&www, &web::httpd_8080(&www));
     let d: Deployment = serde_json::from_value(json!({
         "metadata": {"name": "web"},
         "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},

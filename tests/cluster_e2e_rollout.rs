@@ -15,36 +15,25 @@
 //! - `kubectl delete namespace --wait`: afterwards the namespace is NotFound, nothing of it
 //!   is left in the API and no pod sandbox is left on the nodes.
 
+#[allow(dead_code)] // shared by several test crates; each uses a part
 mod support;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use kubox::cluster::{Cluster, LocalImage, NodeSpec, PodNetwork, ProxyMode, ShimMode};
 use kubox::core::api::apps_v1::ReplicaSet;
 use kubox::core::api::core_v1::{Event, Pod};
 use kubox::core::client::{Api, ListParams};
-use support::kubectl::Kubectl;
+use support::cluster::{node_runtimes, run_then_shutdown, wait_no_sandboxes};
+use support::kubectl::{ready_nodes, Kubectl};
 
 const NS: &str = "rollout";
 
-const MANIFEST: &str = r#"apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 2
-  selector:
-    matchLabels:
-      app: web
-  template:
-    metadata:
-      labels:
-        app: web
-    spec:
-      terminationGracePeriodSeconds: 5
-      containers:
+/// The pod spec of Deployment `web` (after its grace period): `httpd` on image
+/// `example.com/web:1`, ready when it serves :8080.
+const CONTAINERS: &str = r#"      containers:
       - name: httpd
         image: example.com/web:1
         readinessProbe:
@@ -107,18 +96,62 @@ fn run_number(logs: &str) -> u32 {
         .unwrap_or_else(|| panic!("unexpected logs: {logs:?}"))
 }
 
+/// `kubectl rollout status` of `web`, which must report the rollout done.
+async fn rolled_out(k: &Kubectl) {
+    let out = k
+        .ok(&[
+            "rollout",
+            "status",
+            "-n",
+            NS,
+            "deployment/web",
+            "--timeout=50s",
+        ])
+        .await;
+    assert!(
+        out.contains("deployment \"web\" successfully rolled out"),
+        "{out}"
+    );
+}
+
+/// Waits (at most `secs` seconds) for the two `web` pods to run `image` and pass `also`; their
+/// names.
+async fn web_pods_on(
+    k: &Kubectl,
+    secs: u64,
+    image: &str,
+    also: impl Fn(&[String]) -> bool,
+) -> Vec<String> {
+    let out = k
+        .until(secs, &["get", "pods", "-n", NS, "-o", PODS], |o| {
+            all_on(o, image).is_some_and(|n| n.len() == 2 && also(&n))
+        })
+        .await;
+    all_on(&out, image).unwrap()
+}
+
+/// Each of `pods` logs `serving <pod> version=<version> greeting=<greeting>`.
+async fn serving(k: &Kubectl, pods: &[String], version: u32, greeting: &str) {
+    for pod in pods {
+        let logs = k
+            .until(10, &["logs", "-n", NS, pod], |o| !o.is_empty())
+            .await;
+        assert_eq!(
+            logs.trim(),
+            format!("serving {pod} version={version} greeting={greeting}")
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_loop_rollouts_events_and_namespace_deletion() {
-    assert!(
-        Path::new("/bin/busybox").is_file(),
-        "/bin/busybox is missing: scripts/test.sh installs busybox-static"
-    );
+    support::web::require_busybox();
     let started = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
     let www = tmp.path().join("www");
     std::fs::create_dir_all(&www).unwrap();
     let manifest = tmp.path().join("web.yaml");
-    std::fs::write(&manifest, MANIFEST).unwrap();
+    std::fs::write(&manifest, support::web::deployment(2, 5, CONTAINERS)).unwrap();
     let counter = tmp.path().join("crash-count");
 
     let mut builder = Cluster::builder()
@@ -143,305 +176,210 @@ async fn crash_loop_rollouts_events_and_namespace_deletion() {
         .await
         .unwrap();
     let up = started.elapsed();
-    // The scenario runs in a task so that a failure still shuts the cluster down (no
-    // leftover processes, network namespaces or bridges), then fails the test.
-    let cluster = std::sync::Arc::new(cluster);
-    let scenario = {
-        let cluster = cluster.clone();
-        let home = tmp.path().join("home");
-        tokio::spawn(async move {
-            let k = Kubectl::new(33, cluster.kubeconfig().unwrap(), &home);
-            let client = cluster.client();
-            k.until(30, &["get", "nodes"], |o| {
-                o.lines()
-                    .filter(|l| l.split_whitespace().nth(1) == Some("Ready"))
-                    .count()
-                    == 3
-            })
-            .await;
-            let out = k.ok(&["create", "namespace", NS]).await;
-            assert!(out.contains("namespace/rollout created"), "{out}");
+    let home = tmp.path().join("home");
+    let deleted_in = run_then_shutdown(cluster, |cluster| async move {
+        let k = Kubectl::new(33, cluster.kubeconfig().unwrap(), &home);
+        let client = cluster.client();
+        k.until(30, &["get", "nodes"], |o| ready_nodes(o) == 3).await;
+        let out = k.ok(&["create", "namespace", NS]).await;
+        assert!(out.contains("namespace/rollout created"), "{out}");
 
-            // A crash-looping pod, started first: its back-off runs while the rollouts do.
-            let script = crash_script(&counter);
-            let out = k
-                .ok(&[
-                    "run",
-                    "crash",
-                    "-n",
-                    NS,
-                    "--image=busybox:1.36",
-                    "--restart=Always",
-                    // Not the default 30 s grace period: the namespace controller
-                    // re-checks a deleted namespace after half its pods' longest one.
-                    r#"--overrides={"apiVersion":"v1","spec":{"terminationGracePeriodSeconds":3}}"#,
-                    "--command",
-                    "--",
-                    "/bin/busybox",
-                    "sh",
-                    "-c",
-                    &script,
-                ])
-                .await;
-            assert!(out.contains("pod/crash created"), "{out}");
-
-            // The Deployment, rolled out.
-            let out = k
-                .ok(&["apply", "-n", NS, "-f", &manifest.display().to_string()])
-                .await;
-            assert!(out.contains("deployment.apps/web created"), "{out}");
-            let status = [
-                "rollout",
-                "status",
-                "-n",
-                NS,
-                "deployment/web",
-                "--timeout=50s",
-            ];
-            let out = k.ok(&status).await;
-            assert!(
-                out.contains("deployment \"web\" successfully rolled out"),
-                "{out}"
-            );
-            let first = k
-                .until(20, &["get", "pods", "-n", NS, "-o", PODS], |o| {
-                    all_on(o, "example.com/web:1").is_some_and(|n| n.len() == 2)
-                })
-                .await;
-            let first: BTreeSet<String> = all_on(&first, "example.com/web:1")
-                .unwrap()
-                .into_iter()
-                .collect();
-            for pod in &first {
-                let logs = k
-                    .until(10, &["logs", "-n", NS, pod], |o| !o.is_empty())
-                    .await;
-                assert_eq!(
-                    logs.trim(),
-                    format!("serving {pod} version=1 greeting=none")
-                );
-            }
-
-            // kubectl set image → a new ReplicaSet, only new pods on the new image.
-            let out = k
-                .ok(&[
-                    "set",
-                    "image",
-                    "-n",
-                    NS,
-                    "deployment/web",
-                    "httpd=example.com/web:2",
-                ])
-                .await;
-            assert!(out.contains("deployment.apps/web image updated"), "{out}");
-            let out = k.ok(&status).await;
-            assert!(
-                out.contains("deployment \"web\" successfully rolled out"),
-                "{out}"
-            );
-            let out = k
-                .until(30, &["get", "pods", "-n", NS, "-o", PODS], |o| {
-                    all_on(o, "example.com/web:2").is_some_and(|n| n.len() == 2)
-                })
-                .await;
-            let second: BTreeSet<String> = all_on(&out, "example.com/web:2")
-                .unwrap()
-                .into_iter()
-                .collect();
-            assert!(first.is_disjoint(&second), "{first:?} {second:?}");
-            // The new image's entrypoint runs.
-            for pod in &second {
-                let logs = k
-                    .until(10, &["logs", "-n", NS, pod], |o| !o.is_empty())
-                    .await;
-                assert_eq!(
-                    logs.trim(),
-                    format!("serving {pod} version=2 greeting=none")
-                );
-            }
-            let rs: Api<ReplicaSet> = Api::namespaced(client.clone(), NS);
-            let sets = rs.list(&ListParams::default()).await.unwrap().items;
-            assert_eq!(sets.len(), 2, "one ReplicaSet per template");
-            let out = k
-                .ok(&["rollout", "history", "-n", NS, "deployment/web"])
-                .await;
-            assert!(out.contains('1') && out.contains('2'), "{out}");
-
-            // kubectl set env → the new pods' processes see the variable.
-            let out = k
-                .ok(&["set", "env", "-n", NS, "deployment/web", "GREETING=hello"])
-                .await;
-            assert!(out.contains("deployment.apps/web env updated"), "{out}");
-            let out = k.ok(&status).await;
-            assert!(
-                out.contains("deployment \"web\" successfully rolled out"),
-                "{out}"
-            );
-            let out = k
-                .until(30, &["get", "pods", "-n", NS, "-o", PODS], |o| {
-                    all_on(o, "example.com/web:2")
-                        .is_some_and(|n| n.len() == 2 && n.iter().all(|p| !second.contains(p)))
-                })
-                .await;
-            let third = all_on(&out, "example.com/web:2").unwrap();
-            for pod in &third {
-                let env = k
-                    .ok(&[
-                        "get",
-                        "pod",
-                        "-n",
-                        NS,
-                        pod,
-                        "-o",
-                        "jsonpath={.spec.containers[0].env[?(@.name==\"GREETING\")].value}",
-                    ])
-                    .await;
-                assert_eq!(env, "hello", "{pod}");
-                let logs = k
-                    .until(10, &["logs", "-n", NS, pod], |o| !o.is_empty())
-                    .await;
-                assert_eq!(
-                    logs.trim(),
-                    format!("serving {pod} version=2 greeting=hello")
-                );
-            }
-            assert_eq!(
-                rs.list(&ListParams::default()).await.unwrap().items.len(),
-                3
-            );
-
-            // The crash loop: restarts, CrashLoopBackOff, logs of the run before.
-            let restarts = k
-                .until(
-                    40,
-                    &[
-                        "get", "pod", "crash", "-n", NS, "-o",
-                        "jsonpath={.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].state.waiting.reason}",
-                    ],
-                    |o| {
-                        let mut f = o.split_whitespace();
-                        let n: u32 = f.next().and_then(|n| n.parse().ok()).unwrap_or(0);
-                        n >= 2 && f.next() == Some("CrashLoopBackOff")
-                    },
-                )
-                .await;
-            let out = k.ok(&["get", "pod", "crash", "-n", NS]).await;
-            assert!(out.contains("CrashLoopBackOff"), "{out}");
-            // The run before the last one and the last one (run N is restart N - 1). A
-            // restart between the two reads would shift them: read again then.
-            let count = [
-                "get",
-                "pod",
+        // A crash-looping pod, started first: its back-off runs while the rollouts do.
+        let script = crash_script(&counter);
+        let out = k
+            .ok(&[
+                "run",
                 "crash",
                 "-n",
                 NS,
-                "-o",
-                "jsonpath={.status.containerStatuses[0].restartCount}",
-            ];
-            let (previous, last, restart_count) = loop {
-                let before = k.ok(&count).await;
-                let previous = k.ok(&["logs", "-n", NS, "crash", "--previous"]).await;
-                let last = k.ok(&["logs", "-n", NS, "crash"]).await;
-                let after = k.ok(&count).await;
-                if before == after && !last.trim().is_empty() {
-                    break (previous, last, after.parse::<u32>().unwrap());
-                }
-            };
-            let (p, l) = (run_number(&previous), run_number(&last));
-            assert!(
-                restart_count >= 2 && p == restart_count && l == p + 1,
-                "restartCount {restart_count}, previous {previous:?}, last {last:?}"
-            );
-            println!("crash: restarts/state {restarts:?}; --previous {previous:?}, last {last:?}");
+                "--image=busybox:1.36",
+                "--restart=Always",
+                // Not the default 30 s grace period: the namespace controller
+                // re-checks a deleted namespace after half its pods' longest one.
+                r#"--overrides={"apiVersion":"v1","spec":{"terminationGracePeriodSeconds":3}}"#,
+                "--command",
+                "--",
+                "/bin/busybox",
+                "sh",
+                "-c",
+                &script,
+            ])
+            .await;
+        assert!(out.contains("pod/crash created"), "{out}");
 
-            // Events: the scheduler's, the kubelet's, the controllers'.
-            let out = k.ok(&["get", "events", "-n", NS]).await;
-            for reason in [
-                "Scheduled",
-                "Pulled",
-                "Created",
-                "Started",
-                "Killing",
-                "BackOff",
-                "SuccessfulCreate",
-                "SuccessfulDelete",
-                "ScalingReplicaSet",
-            ] {
-                assert!(out.contains(reason), "no {reason} event:\n{out}");
-            }
-            let out = k
+        // The Deployment, rolled out.
+        let out = k
+            .ok(&["apply", "-n", NS, "-f", &manifest.display().to_string()])
+            .await;
+        assert!(out.contains("deployment.apps/web created"), "{out}");
+        rolled_out(&k).await;
+        let first = web_pods_on(&k, 20, "example.com/web:1", |_| true).await;
+        serving(&k, &first, 1, "none").await;
+
+        // kubectl set image → a new ReplicaSet, only new pods on the new image.
+        let out = k
+            .ok(&[
+                "set",
+                "image",
+                "-n",
+                NS,
+                "deployment/web",
+                "httpd=example.com/web:2",
+            ])
+            .await;
+        assert!(out.contains("deployment.apps/web image updated"), "{out}");
+        rolled_out(&k).await;
+        let second = web_pods_on(&k, 30, "example.com/web:2", |_| true).await;
+        let (first, second): (BTreeSet<_>, BTreeSet<_>) =
+            (first.into_iter().collect(), second.into_iter().collect());
+        assert!(first.is_disjoint(&second), "{first:?} {second:?}");
+        // The new image's entrypoint runs.
+        serving(&k, &Vec::from_iter(second.iter().cloned()), 2, "none").await;
+        let rs: Api<ReplicaSet> = Api::namespaced(client.clone(), NS);
+        let sets = rs.list(&ListParams::default()).await.unwrap().items;
+        assert_eq!(sets.len(), 2, "one ReplicaSet per template");
+        let out = k
+            .ok(&["rollout", "history", "-n", NS, "deployment/web"])
+            .await;
+        assert!(out.contains('1') && out.contains('2'), "{out}");
+
+        // kubectl set env → the new pods' processes see the variable.
+        let out = k
+            .ok(&["set", "env", "-n", NS, "deployment/web", "GREETING=hello"])
+            .await;
+        assert!(out.contains("deployment.apps/web env updated"), "{out}");
+        rolled_out(&k).await;
+        let third = web_pods_on(&k, 30, "example.com/web:2", |n| {
+            n.iter().all(|p| !second.contains(p))
+        })
+        .await;
+        for pod in &third {
+            let env = k
                 .ok(&[
                     "get",
-                    "events",
+                    "pod",
                     "-n",
                     NS,
-                    "--field-selector",
-                    "involvedObject.name=crash",
+                    pod,
+                    "-o",
+                    "jsonpath={.spec.containers[0].env[?(@.name==\"GREETING\")].value}",
                 ])
                 .await;
-            assert!(out.contains("pod/crash"), "{out}");
-            assert!(!out.contains("web-"), "only the crash pod's events:\n{out}");
-            for reason in ["Scheduled", "Started", "BackOff"] {
-                assert!(out.contains(reason), "no {reason} event:\n{out}");
-            }
-            assert!(
-                out.contains("Back-off restarting failed container"),
-                "{out}"
-            );
+            assert_eq!(env, "hello", "{pod}");
+        }
+        serving(&k, &third, 2, "hello").await;
+        assert_eq!(
+            rs.list(&ListParams::default()).await.unwrap().items.len(),
+            3
+        );
 
-            // Deleting the namespace (waiting for it) removes everything.
-            let runtimes: Vec<_> = cluster
-                .node_names()
-                .iter()
-                .map(|n| cluster.node_runtime(n).unwrap())
-                .collect();
-            let t = Instant::now();
-            let out = k.ok(&["delete", "namespace", NS, "--wait=true"]).await;
-            assert!(out.contains("namespace \"rollout\" deleted"), "{out}");
-            let deleted_in = t.elapsed();
-            let (ok, _, err) = k.run(&["get", "namespace", NS]).await;
-            assert!(!ok && err.contains("NotFound"), "{err}");
-            let (ok, _, err) = k.run(&["get", "deployment", "web", "-n", NS]).await;
-            assert!(!ok && err.contains("NotFound"), "{err}");
-            let (_, out, err) = k.run(&["get", "all,events,configmaps", "-n", NS]).await;
-            assert!(out.trim().is_empty(), "{out}");
-            assert!(err.contains("No resources found"), "{err}");
-            let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
-            assert!(pods
-                .list(&ListParams::default())
-                .await
-                .unwrap()
-                .items
-                .is_empty());
-            let events: Api<Event> = Api::namespaced(client.clone(), NS);
-            assert!(events
-                .list(&ListParams::default())
-                .await
-                .unwrap()
-                .items
-                .is_empty());
-            // The kubelets stop and remove the sandboxes (shortly after the pods are gone).
-            let deadline = Instant::now() + Duration::from_secs(20);
-            for rt in &runtimes {
-                loop {
-                    let left = rt.list_pod_sandboxes(&Default::default()).await.unwrap();
-                    if left.is_empty() {
-                        break;
-                    }
-                    assert!(Instant::now() < deadline, "sandboxes left: {left:?}");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
+        // The crash loop: restarts, CrashLoopBackOff, logs of the run before.
+        let restarts = k
+            .until(
+                40,
+                &[
+                    "get", "pod", "crash", "-n", NS, "-o",
+                    "jsonpath={.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].state.waiting.reason}",
+                ],
+                |o| {
+                    let mut f = o.split_whitespace();
+                    let n: u32 = f.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+                    n >= 2 && f.next() == Some("CrashLoopBackOff")
+                },
+            )
+            .await;
+        let out = k.ok(&["get", "pod", "crash", "-n", NS]).await;
+        assert!(out.contains("CrashLoopBackOff"), "{out}");
+        // The run before the last one and the last one (run N is restart N - 1). A
+        // restart between the two reads would shift them: read again then.
+        let count = [
+            "get",
+            "pod",
+            "crash",
+            "-n",
+            NS,
+            "-o",
+            "jsonpath={.status.containerStatuses[0].restartCount}",
+        ];
+        let (previous, last, restart_count) = loop {
+            let before = k.ok(&count).await;
+            let previous = k.ok(&["logs", "-n", NS, "crash", "--previous"]).await;
+            let last = k.ok(&["logs", "-n", NS, "crash"]).await;
+            let after = k.ok(&count).await;
+            if before == after && !last.trim().is_empty() {
+                break (previous, last, after.parse::<u32>().unwrap());
             }
-            deleted_in
-        })
-    };
-    let outcome = scenario.await;
-    let cluster = std::sync::Arc::try_unwrap(cluster).expect("the scenario task ended");
-    cluster.shutdown().await.unwrap();
-    let deleted_in = match outcome {
-        Ok(v) => v,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    };
+        };
+        let (p, l) = (run_number(&previous), run_number(&last));
+        assert!(
+            restart_count >= 2 && p == restart_count && l == p + 1,
+            "restartCount {restart_count}, previous {previous:?}, last {last:?}"
+        );
+        println!("crash: restarts/state {restarts:?}; --previous {previous:?}, last {last:?}");
+
+        // Events: the scheduler's, the kubelet's, the controllers'.
+        let out = k.ok(&["get", "events", "-n", NS]).await;
+        for reason in [
+            "Scheduled",
+            "Pulled",
+            "Created",
+            "Started",
+            "Killing",
+            "BackOff",
+            "SuccessfulCreate",
+            "SuccessfulDelete",
+            "ScalingReplicaSet",
+        ] {
+            assert!(out.contains(reason), "no {reason} event:\n{out}");
+        }
+        let out = k
+            .ok(&[
+                "get",
+                "events",
+                "-n",
+                NS,
+                "--field-selector",
+                "involvedObject.name=crash",
+            ])
+            .await;
+        assert!(out.contains("pod/crash"), "{out}");
+        assert!(!out.contains("web-"), "only the crash pod's events:\n{out}");
+        for reason in ["Scheduled", "Started", "BackOff"] {
+            assert!(out.contains(reason), "no {reason} event:\n{out}");
+        }
+        assert!(
+            out.contains("Back-off restarting failed container"),
+            "{out}"
+        );
+
+        // Deleting the namespace (waiting for it) removes everything.
+        let runtimes = node_runtimes(&cluster);
+        let t = Instant::now();
+        let out = k.ok(&["delete", "namespace", NS, "--wait=true"]).await;
+        assert!(out.contains("namespace \"rollout\" deleted"), "{out}");
+        let deleted_in = t.elapsed();
+        let (ok, _, err) = k.run(&["get", "namespace", NS]).await;
+        assert!(!ok && err.contains("NotFound"), "{err}");
+        let (ok, _, err) = k.run(&["get", "deployment", "web", "-n", NS]).await;
+        assert!(!ok && err.contains("NotFound"), "{err}");
+        let (_, out, err) = k.run(&["get", "all,events,configmaps", "-n", NS]).await;
+        assert!(out.trim().is_empty(), "{out}");
+        assert!(err.contains("No resources found"), "{err}");
+        let lp = ListParams::default();
+        let pods = Api::<Pod>::namespaced(client.clone(), NS).list(&lp).await;
+        let events = Api::<Event>::namespaced(client.clone(), NS).list(&lp).await;
+        let (pods, events) = (pods.unwrap().items, events.unwrap().items);
+        assert!(
+            pods.is_empty() && events.is_empty(),
+            "left in the API: {} pods, {} events",
+            pods.len(),
+            events.len()
+        );
+        // The kubelets stop and remove the sandboxes (shortly after the pods are gone).
+        wait_no_sandboxes(&runtimes, 20).await;
+        deleted_in
+    })
+    .await;
     println!(
         "cluster up in {up:?}; namespace deleted in {deleted_in:?}; total {:?}",
         started.elapsed()

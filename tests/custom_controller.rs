@@ -6,6 +6,7 @@
 #[allow(dead_code)]
 #[path = "../examples/custom_controller.rs"]
 mod example;
+#[allow(dead_code)] // shared by several test crates; each uses a part
 mod support;
 
 use kubox::cluster::{Cluster, ProxyMode};

@@ -11,6 +11,9 @@
 //! the kubelet never sees (unscheduled pod, unknown pod or container, invalid options, a Node
 //! without an address, a kubelet that is down) are checked over raw HTTPS and kubectl.
 
+#[allow(dead_code)] // shared by several test crates; each uses a part
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -32,26 +35,11 @@ use kube_store::embedded::EmbeddedStore;
 use kubox_core::api::core_v1::{Node, Pod};
 use kubox_core::client::{Api, Client, PostParams};
 use kubox_core::Quantity;
+use support::kubectl::kubectl_bin;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 const NODE: &str = "kn1";
 const KUBELET_TOKEN: &str = "kubelet-client-token-0123456789";
-
-/// The folder holding `kubectl.1.NN`: that of the real path of `kubectl` on PATH.
-fn kubectl_dir() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let found = std::env::split_paths(&path)
-        .map(|d| d.join("kubectl"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!("`kubectl` is not on PATH: this test needs kubectl.1.27 … kubectl.1.33 installed beside it (see shared/compat.md)")
-        });
-    std::fs::canonicalize(&found)
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
 
 struct Out {
     code: Option<i32>,
@@ -275,7 +263,6 @@ async fn follow(env: &Env, bin: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_logs_and_exec_through_the_kubelet() {
-    let dir = kubectl_dir();
     let env = start().await;
     let c = &env.client;
 
@@ -346,7 +333,7 @@ async fn kubectl_logs_and_exec_through_the_kubelet() {
     .await;
 
     for minor in 27..=33u32 {
-        let bin = dir.join(format!("kubectl.1.{minor}"));
+        let bin = kubectl_bin(minor);
         assert!(
             bin.is_file(),
             "{} is missing (see shared/compat.md)",
@@ -631,7 +618,7 @@ async fn kubectl_logs_and_exec_through_the_kubelet() {
     // SPDY fallback reports it.
     let out = env
         .run(
-            &dir.join("kubectl.1.33"),
+            &kubectl_bin(33),
             &["exec", "on-down", "--", "true"],
             &[],
             "",

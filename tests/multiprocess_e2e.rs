@@ -11,47 +11,31 @@
 //! server, restored into a new data directory, brings the objects back in a second server;
 //! SIGTERM stops the server and the surviving agent cleanly (exit code 0).
 
+#[allow(dead_code)] // shared by several test crates; each uses a part
+mod support;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::kubectl::{endpoint_ips, ready_nodes, words, Kubectl};
+use support::poll::wait_blocking as wait;
+use support::web;
 
 const KUBOX: &str = env!("CARGO_BIN_EXE_kubox");
 const NS: &str = "mp";
 
+/// Whether the test runs as root: `/proc/self` belongs to the effective user.
 fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|e| e == "0"))
-        })
-        .unwrap_or(false)
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
-/// `kubectl.1.33` beside the `kubectl` on PATH (see shared/compat.md), or on PATH itself.
-fn kubectl_bin() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for dir in std::env::split_paths(&path) {
-        let direct = dir.join("kubectl.1.33");
-        if direct.is_file() {
-            return direct;
-        }
-        let k = dir.join("kubectl");
-        if k.is_file() {
-            if let Some(real) = std::fs::canonicalize(&k)
-                .ok()
-                .and_then(|p| p.parent().map(|d| d.join("kubectl.1.33")))
-                .filter(|p| p.is_file())
-            {
-                return real;
-            }
-        }
-    }
-    panic!("kubectl.1.33 is not installed beside `kubectl` on PATH (see shared/compat.md)");
+/// A scratch directory named `<prefix>…` (removed on drop).
+fn scratch(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(prefix).tempdir().unwrap()
 }
 
 /// Runs a command to completion; (success, stdout, stderr).
@@ -227,6 +211,17 @@ impl Proc {
         None
     }
 
+    /// [`Proc::terminate`], which must end in exit code 0 within `secs`.
+    fn stop_cleanly(&mut self, secs: u64) {
+        let status = self.terminate(secs);
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "{} did not stop cleanly on SIGTERM ({status:?}):\n{}",
+            self.what,
+            self.output()
+        );
+    }
+
     fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -337,52 +332,6 @@ impl Drop for KillMarked {
     }
 }
 
-struct Kubectl {
-    bin: PathBuf,
-    kubeconfig: PathBuf,
-    home: PathBuf,
-}
-
-impl Kubectl {
-    fn run(&self, args: &[&str]) -> (bool, String, String) {
-        run(Command::new(&self.bin)
-            .args(["--request-timeout", "20s"])
-            .args(args)
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env("HOME", &self.home))
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let (ok, out, err) = self.run(args);
-        assert!(
-            ok,
-            "kubectl {args:?} failed\n--- stdout:\n{out}\n--- stderr:\n{err}"
-        );
-        out
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut full = args.to_vec();
-        full.extend(["-o", "json"]);
-        let out = self.ok(&full);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("kubectl {args:?}: {e}: {out}"))
-    }
-}
-
-/// Polls `f` every 500 ms until it returns `Ok`; panics with the last `Err` after `secs`.
-fn wait<T>(secs: u64, what: &str, mut f: impl FnMut() -> Result<T, String>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        match f() {
-            Ok(v) => return v,
-            Err(e) if Instant::now() >= deadline => {
-                panic!("timed out after {secs}s waiting for {what}; last state:\n{e}")
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(500)),
-        }
-    }
-}
-
 fn condition(obj: &Value, type_: &str) -> Option<String> {
     obj["status"]["conditions"]
         .as_array()?
@@ -393,7 +342,7 @@ fn condition(obj: &Value, type_: &str) -> Option<String> {
 
 /// Pods of app=web that are Running, Ready and not being deleted: (name, node, ip).
 fn good_pods(k: &Kubectl) -> (Vec<(String, String, String)>, String) {
-    let list = k.json(&["get", "pods", "-n", NS, "-l", "app=web"]);
+    let list = k.json_blocking(&["get", "pods", "-n", NS, "-l", "app=web"]);
     let mut good = Vec::new();
     let mut summary = String::new();
     for p in list["items"].as_array().cloned().unwrap_or_default() {
@@ -414,16 +363,13 @@ fn good_pods(k: &Kubectl) -> (Vec<(String, String, String)>, String) {
 }
 
 fn manifest(www: &Path, root: bool) -> String {
-    let www = www.display();
     // With own pod IPs every replica serves :8080 and the kubelet probes it over HTTP. On the
     // host network (no root) the replicas cannot share a port: each takes the first free one
     // and readiness is an exec probe.
     let (serve, probe) = if root {
-        (
-            format!("exec /bin/busybox httpd -f -p 8080 -h {www}/$HOSTNAME"),
-            "httpGet:\n            path: /\n            port: 8080".to_string(),
-        )
+        (web::httpd_8080(www), web::HTTP_PROBE.to_string())
     } else {
+        let www = www.display();
         (
             format!(
                 "for p in 18080 18081 18082 18083 18084 18085; do /bin/busybox httpd -f -p $p -h {www}/$HOSTNAME; done"
@@ -433,56 +379,31 @@ fn manifest(www: &Path, root: bool) -> String {
             ),
         )
     };
-    format!(
-        r#"apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 3
-  selector:
-    matchLabels:
-      app: web
-  template:
-    metadata:
-      labels:
-        app: web
-    spec:
-      terminationGracePeriodSeconds: 2
-      topologySpreadConstraints:
-      - maxSkew: 1
-        topologyKey: kubernetes.io/hostname
-        whenUnsatisfiable: DoNotSchedule
-        nodeTaintsPolicy: Honor
-        labelSelector:
-          matchLabels:
-            app: web
-      containers:
-      - name: httpd
-        image: busybox:1.36
-        command:
-        - /bin/busybox
-        - sh
-        - -c
-        - mkdir -p {www}/$HOSTNAME && echo $HOSTNAME > {www}/$HOSTNAME/index.html && echo serving $HOSTNAME && {serve}
-        ports:
-        - containerPort: 8080
-        readinessProbe:
-          {probe}
-          periodSeconds: 1
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: web
-spec:
-  selector:
-    app: web
-  ports:
-  - port: 80
-    targetPort: 8080
-"#
-    )
+    web::manifest(www, 3, 2, &serve, &probe)
+}
+
+/// `kubox backup --data-dir DATA_DIR --out OUT`: (success, stdout, stderr).
+fn kubox_backup(data_dir: &Path, out: &Path) -> (bool, String, String) {
+    run(Command::new(KUBOX)
+        .args(["backup", "--data-dir"])
+        .arg(data_dir)
+        .arg("--out")
+        .arg(out))
+}
+
+/// `kubox restore --from BACKUP --data-dir DATA_DIR EXTRA…`: (success, stdout, stderr).
+fn kubox_restore(backup: &Path, data_dir: &Path, extra: &[&str]) -> (bool, String, String) {
+    run(Command::new(KUBOX)
+        .args(["restore", "--from"])
+        .arg(backup)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(extra))
+}
+
+/// Owned copies of `args`.
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
 }
 
 /// Starts `kubox server` and waits for it to be up; (process, API URL).
@@ -500,17 +421,11 @@ fn start_server(what: &str, args: Vec<String>, log: PathBuf) -> (Proc, String) {
 
 #[test]
 fn server_and_two_agents_with_stock_kubectl() {
-    assert!(
-        Path::new("/bin/busybox").is_file(),
-        "/bin/busybox is missing: scripts/test.sh installs busybox-static"
-    );
+    web::require_busybox();
     let started = Instant::now();
     let root = is_root();
     let pid = std::process::id();
-    let tmp = tempfile::Builder::new()
-        .prefix("kubox-mp-")
-        .tempdir()
-        .unwrap();
+    let tmp = scratch("kubox-mp-");
     let www = tmp.path().join("www");
     let home = tmp.path().join("home");
     std::fs::create_dir_all(&www).unwrap();
@@ -570,8 +485,7 @@ fn server_and_two_agents_with_stock_kubectl() {
     } else {
         "127.0.0.1:0".to_string()
     };
-    let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    let mut server_args = s(&[
+    let mut server_args = strings(&[
         "server",
         "--listen",
         &listen,
@@ -585,15 +499,12 @@ fn server_and_two_agents_with_stock_kubectl() {
         "2s",
     ]);
     if root {
-        server_args.extend(s(&["--advertise-address", &nets[0].host_ip]));
+        server_args.extend(strings(&["--advertise-address", &nets[0].host_ip]));
     }
     let (mut server, url) =
         start_server("kubox server", server_args, tmp.path().join("server.log"));
-    let k = Kubectl {
-        bin: kubectl_bin(),
-        kubeconfig: server_dir.join("admin.kubeconfig"),
-        home: home.clone(),
-    };
+    let k =
+        Kubectl::new(33, &server_dir.join("admin.kubeconfig"), &home).with_request_timeout("20s");
     let server_out = server.output();
     assert!(
         server_out.contains("kubox agent --server"),
@@ -607,7 +518,7 @@ fn server_and_two_agents_with_stock_kubectl() {
     let names = ["kbm-a", "kbm-b"];
     for (i, name) in names.iter().enumerate() {
         let data = tmp.path().join(format!("agent-{name}"));
-        let mut args = s(&[
+        let mut args = strings(&[
             "agent",
             "--server",
             &url,
@@ -628,7 +539,7 @@ fn server_and_two_agents_with_stock_kubectl() {
         ]);
         if root {
             let n = &nets[i];
-            args.extend(s(&[
+            args.extend(strings(&[
                 "--node-ip",
                 &n.ns_ip,
                 "--pod-cidr",
@@ -637,7 +548,7 @@ fn server_and_two_agents_with_stock_kubectl() {
                 &n.name,
             ]));
         } else {
-            args.extend(s(&["--host-network", "--proxy", "none"]));
+            args.extend(strings(&["--host-network", "--proxy", "none"]));
         }
         let p = Proc::spawn(
             &format!("agent {name}"),
@@ -660,7 +571,7 @@ fn server_and_two_agents_with_stock_kubectl() {
 
     // Both nodes Ready, with the InternalIPs the agents were given.
     wait(60, "both nodes Ready", || {
-        let nodes = k.json(&["get", "nodes"]);
+        let nodes = k.json_blocking(&["get", "nodes"]);
         let ready: BTreeSet<String> = nodes["items"]
             .as_array()
             .cloned()
@@ -674,12 +585,12 @@ fn server_and_two_agents_with_stock_kubectl() {
         } else {
             Err(format!(
                 "{}\n{}",
-                k.ok(&["get", "nodes", "-o", "wide"]),
+                k.ok_blocking(&["get", "nodes", "-o", "wide"]),
                 logs(&agents, &server)
             ))
         }
     });
-    let wide = k.ok(&["get", "nodes", "-o", "wide"]);
+    let wide = k.ok_blocking(&["get", "nodes", "-o", "wide"]);
     if root {
         for n in &nets {
             assert!(wide.contains(&n.ns_ip), "{wide}");
@@ -700,12 +611,8 @@ fn server_and_two_agents_with_stock_kubectl() {
         ),
     )
     .unwrap();
-    let as_node = Kubectl {
-        bin: k.bin.clone(),
-        kubeconfig: node_kc,
-        home: home.clone(),
-    };
-    let out = as_node.ok(&[
+    let as_node = k.with_kubeconfig(&node_kc);
+    let out = as_node.ok_blocking(&[
         "label",
         "node",
         "kbm-a",
@@ -713,21 +620,21 @@ fn server_and_two_agents_with_stock_kubectl() {
         "--overwrite",
     ]);
     assert!(out.contains("labeled"), "{out}");
-    let (ok, _, err) = as_node.run(&["label", "node", "kbm-b", "example.com/other=yes"]);
+    let (ok, _, err) = as_node.run_blocking(&["label", "node", "kbm-b", "example.com/other=yes"]);
     assert!(
         !ok && err.contains("Forbidden"),
         "labelling another node: {err}"
     );
-    let (ok, _, err) = as_node.run(&["get", "secrets", "-A"]);
+    let (ok, _, err) = as_node.run_blocking(&["get", "secrets", "-A"]);
     assert!(
         !ok && err.contains("Forbidden"),
         "listing secrets as a node: {err}"
     );
 
     // The Deployment and Service.
-    let out = k.ok(&["create", "namespace", NS]);
+    let out = k.ok_blocking(&["create", "namespace", NS]);
     assert!(out.contains("created"), "{out}");
-    let out = k.ok(&[
+    let out = k.ok_blocking(&[
         "apply",
         "-n",
         NS,
@@ -761,16 +668,7 @@ fn server_and_two_agents_with_stock_kubectl() {
 
     // The Service's Endpoints list them.
     wait(30, "Endpoints listing the 3 pods", || {
-        let out = k.ok(&[
-            "get",
-            "endpoints",
-            "-n",
-            NS,
-            "web",
-            "-o",
-            "jsonpath={.subsets[*].addresses[*].ip}",
-        ]);
-        let got: BTreeSet<String> = out.split_whitespace().map(String::from).collect();
+        let got = words(&k.ok_blocking(&endpoint_ips(NS, "web")));
         if (root && got == ips) || (!root && !got.is_empty() && got.is_subset(&ips)) {
             Ok(())
         } else {
@@ -779,7 +677,7 @@ fn server_and_two_agents_with_stock_kubectl() {
     });
 
     // Each agent's proxy (as system:kube-proxy) programs the ClusterIP in its namespace.
-    let cluster_ip = k.ok(&[
+    let cluster_ip = k.ok_blocking(&[
         "get",
         "svc",
         "-n",
@@ -838,13 +736,13 @@ fn server_and_two_agents_with_stock_kubectl() {
     // Logs and exec through the API server to each agent's kubelet API (the kubelet token
     // travels in the agent token).
     for (pod, node, _) in &running {
-        let out = k.ok(&["logs", "-n", NS, pod]);
+        let out = k.ok_blocking(&["logs", "-n", NS, pod]);
         assert_eq!(
             out.trim(),
             format!("serving {pod}"),
             "logs of {pod} on {node}"
         );
-        let out = k.ok(&[
+        let out = k.ok_blocking(&[
             "exec",
             "-n",
             NS,
@@ -862,10 +760,13 @@ fn server_and_two_agents_with_stock_kubectl() {
     agents[victim].kill9();
     let killed_at = Instant::now();
     wait(60, "node kbm-b NotReady/Unknown", || {
-        let node = k.json(&["get", "node", "kbm-b"]);
+        let node = k.json_blocking(&["get", "node", "kbm-b"]);
         match condition(&node, "Ready").as_deref() {
             Some("Unknown") | Some("False") => Ok(()),
-            other => Err(format!("Ready={other:?}\n{}", k.ok(&["get", "nodes"]))),
+            other => Err(format!(
+                "Ready={other:?}\n{}",
+                k.ok_blocking(&["get", "nodes"])
+            )),
         }
     });
     let t_unknown = killed_at.elapsed();
@@ -876,7 +777,7 @@ fn server_and_two_agents_with_stock_kubectl() {
         } else {
             Err(format!(
                 "{summary}\n{}\n{}",
-                k.ok(&["get", "nodes"]),
+                k.ok_blocking(&["get", "nodes"]),
                 logs(&agents, &server)
             ))
         }
@@ -885,7 +786,7 @@ fn server_and_two_agents_with_stock_kubectl() {
     println!("after SIGKILL: Unknown in {t_unknown:?}, replaced in {t_replaced:?}: {replaced:?}");
     // The node lifecycle controller's doing: the unreachable taints, and the old pods on
     // kbm-b deleted (Terminating: no kubelet confirms their end).
-    let node = k.json(&["get", "node", "kbm-b"]);
+    let node = k.json_blocking(&["get", "node", "kbm-b"]);
     let taints: Vec<String> = node["spec"]["taints"]
         .as_array()
         .cloned()
@@ -905,7 +806,7 @@ fn server_and_two_agents_with_stock_kubectl() {
             .any(|t| t == "node.kubernetes.io/unreachable:NoExecute"),
         "{taints:?}"
     );
-    let pods = k.json(&["get", "pods", "-n", NS, "-l", "app=web"]);
+    let pods = k.json_blocking(&["get", "pods", "-n", NS, "-l", "app=web"]);
     for p in pods["items"].as_array().cloned().unwrap_or_default() {
         if p["spec"]["nodeName"] == "kbm-b" {
             assert!(
@@ -917,38 +818,20 @@ fn server_and_two_agents_with_stock_kubectl() {
 
     // Online backup of the running server, restored into a new data directory.
     let backup = tmp.path().join("backup.kbak");
-    let (ok, out, err) = run(Command::new(KUBOX).args([
-        "backup",
-        "--data-dir",
-        &server_dir.display().to_string(),
-        "--out",
-        &backup.display().to_string(),
-    ]));
+    let (ok, out, err) = kubox_backup(&server_dir, &backup);
     assert!(ok, "kubox backup failed:\n{out}\n{err}");
     assert!(out.contains("(online)"), "{out}");
     let restored = tmp.path().join("restored");
-    let (ok, out, err) = run(Command::new(KUBOX).args([
-        "restore",
-        "--from",
-        &backup.display().to_string(),
-        "--data-dir",
-        &restored.display().to_string(),
-    ]));
+    let (ok, out, err) = kubox_restore(&backup, &restored, &[]);
     assert!(ok, "kubox restore failed:\n{out}\n{err}");
     assert!(out.contains("verified"), "{out}");
     // Restoring over an existing data directory is refused.
-    let (ok, _, err) = run(Command::new(KUBOX).args([
-        "restore",
-        "--from",
-        &backup.display().to_string(),
-        "--data-dir",
-        &restored.display().to_string(),
-    ]));
+    let (ok, _, err) = kubox_restore(&backup, &restored, &[]);
     assert!(!ok && err.contains("not empty"), "{err}");
 
     let (mut second, _) = start_server(
         "restored kubox server",
-        s(&[
+        strings(&[
             "server",
             "--listen",
             "127.0.0.1:0",
@@ -957,50 +840,25 @@ fn server_and_two_agents_with_stock_kubectl() {
         ]),
         tmp.path().join("restored.log"),
     );
-    let k2 = Kubectl {
-        bin: k.bin.clone(),
-        kubeconfig: restored.join("admin.kubeconfig"),
-        home: home.clone(),
-    };
-    let out = k2.ok(&["get", "deploy,svc", "-n", NS]);
+    let k2 = k.with_kubeconfig(&restored.join("admin.kubeconfig"));
+    let out = k2.ok_blocking(&["get", "deploy,svc", "-n", NS]);
     assert!(out.contains("deployment.apps/web"), "{out}");
     assert!(out.contains("service/web"), "{out}");
     assert!(
         out.contains(cluster_ip.trim()),
         "same ClusterIP after restore: {out}"
     );
-    let status = second.terminate(30);
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "restored server did not stop cleanly on SIGTERM ({status:?}):\n{}",
-        second.output()
-    );
+    second.stop_cleanly(30);
 
     // SIGTERM: the surviving agent stops its pods and exits 0, then the server.
-    let status = agents[0].terminate(30);
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "agent kbm-a did not stop cleanly on SIGTERM ({status:?}):\n{}",
-        agents[0].output()
-    );
-    let status = server.terminate(30);
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "server did not stop cleanly on SIGTERM ({status:?}):\n{}",
-        server.output()
-    );
+    agents[0].stop_cleanly(30);
+    server.stop_cleanly(30);
     drop(pods_guard);
     drop(nets);
 
     // A stopped server's store is backed up directly.
     let offline = tmp.path().join("offline.kbak");
-    let (ok, out, err) = run(Command::new(KUBOX).args([
-        "backup",
-        "--data-dir",
-        &server_dir.display().to_string(),
-        "--out",
-        &offline.display().to_string(),
-    ]));
+    let (ok, out, err) = kubox_backup(&server_dir, &offline);
     assert!(ok, "kubox backup of a stopped server failed:\n{out}\n{err}");
     assert!(out.contains("stopped server's store"), "{out}");
     println!(
@@ -1012,109 +870,90 @@ fn server_and_two_agents_with_stock_kubectl() {
 #[test]
 fn bad_flags_fail_with_clear_errors() {
     let tmp = tempfile::tempdir().unwrap();
-    let kubox = |args: &[&str]| {
-        let out = Command::new(KUBOX).args(args).output().unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
-    // Usage errors: clap's exit code 2.
-    let (code, err) = kubox(&["server", "--listen", "not-an-address"]);
-    assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("--listen"), "{err}");
-    let (code, err) = kubox(&["server", "--node-monitor-grace-period", "5x"]);
-    assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("unknown unit"), "{err}");
-    let (code, err) = kubox(&["agent", "--server", "https://127.0.0.1:1"]);
-    assert_eq!(code, Some(2), "{err}");
-    let (code, err) = kubox(&["frobnicate"]);
-    assert_eq!(code, Some(2), "{err}");
-
-    // Runtime errors: exit code 1 and a message naming the problem.
+    let path = |name: &str| tmp.path().join(name).display().to_string();
     let missing = tmp.path().join("missing");
-    let m = missing.display().to_string();
-    let (code, err) = kubox(&[
-        "agent",
-        "--server",
-        "https://127.0.0.1:1",
-        "--token",
-        "kubox1.a.b",
-        "--ca-file",
-        &m,
-    ]);
-    assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("--ca-file") && err.contains(&m), "{err}");
-    let ca = tmp.path().join("ca.crt");
+    let m = path("missing");
+    let ca = path("ca.crt");
     std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").unwrap();
-    let (code, err) = kubox(&[
-        "agent",
-        "--server",
-        "https://127.0.0.1:1",
-        "--token",
-        "not-a-token",
-        "--ca-file",
-        &ca.display().to_string(),
-    ]);
-    assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("malformed agent token"), "{err}");
-    let (code, err) = kubox(&[
-        "agent",
-        "--server",
-        "http://127.0.0.1:1",
-        "--token",
-        "kubox1.a.b",
-        "--ca-file",
-        &ca.display().to_string(),
-        "--name",
-        "n1",
-    ]);
-    assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("https://"), "{err}");
-    let (code, err) = kubox(&["backup", "--data-dir", &m, "--out", "x.kbak"]);
-    assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("no such directory"), "{err}");
-    let empty = tmp.path().join("empty");
+    let empty = path("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let (code, err) = kubox(&[
-        "backup",
-        "--data-dir",
-        &empty.display().to_string(),
-        "--out",
-        &tmp.path().join("x.kbak").display().to_string(),
-    ]);
-    assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("holds no store"), "{err}");
-    let (code, err) = kubox(&["restore", "--from", &m, "--data-dir", &m]);
-    assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("no such file"), "{err}");
-    let junk = tmp.path().join("junk.kbak");
+    let junk = path("junk.kbak");
     std::fs::write(&junk, b"not a backup").unwrap();
-    let (code, err) = kubox(&[
-        "restore",
-        "--from",
-        &junk.display().to_string(),
-        "--data-dir",
-        &m,
-    ]);
-    assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("verifying"), "{err}");
+    // A data dir that is a file.
+    let file = path("file");
+    std::fs::write(&file, "x").unwrap();
+    let x_kbak = path("x.kbak");
+    fn agent<'a>(token: &'a str, ca: &'a str) -> Vec<&'a str> {
+        [
+            "agent",
+            "--server",
+            "https://127.0.0.1:1",
+            "--token",
+            token,
+            "--ca-file",
+            ca,
+        ]
+        .to_vec()
+    }
+    let mut plain_http = agent("kubox1.a.b", &ca);
+    plain_http[2] = "http://127.0.0.1:1";
+    plain_http.extend(["--name", "n1"]);
+    // (arguments, exit code, what stderr must mention): usage errors get clap's exit code 2,
+    // runtime errors exit code 1 and a message naming the problem.
+    let cases: Vec<(Vec<&str>, i32, Vec<&str>)> = vec![
+        (
+            vec!["server", "--listen", "not-an-address"],
+            2,
+            vec!["--listen"],
+        ),
+        (
+            vec!["server", "--node-monitor-grace-period", "5x"],
+            2,
+            vec!["unknown unit"],
+        ),
+        (vec!["agent", "--server", "https://127.0.0.1:1"], 2, vec![]),
+        (vec!["frobnicate"], 2, vec![]),
+        (agent("kubox1.a.b", &m), 1, vec!["--ca-file", &m]),
+        (agent("not-a-token", &ca), 1, vec!["malformed agent token"]),
+        (plain_http, 1, vec!["https://"]),
+        (
+            vec!["backup", "--data-dir", &m, "--out", "x.kbak"],
+            1,
+            vec!["no such directory"],
+        ),
+        (
+            vec!["backup", "--data-dir", &empty, "--out", &x_kbak],
+            1,
+            vec!["holds no store"],
+        ),
+        (
+            vec!["restore", "--from", &m, "--data-dir", &m],
+            1,
+            vec!["no such file"],
+        ),
+        (
+            vec!["restore", "--from", &junk, "--data-dir", &m],
+            1,
+            vec!["verifying"],
+        ),
+        (
+            vec!["server", "--listen", "127.0.0.1:0", "--data-dir", &file],
+            1,
+            vec!["not a directory"],
+        ),
+    ];
+    for (args, code, needles) in cases {
+        let out = Command::new(KUBOX).args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "kubox {args:?}: {err}");
+        for n in needles {
+            assert!(err.contains(n), "kubox {args:?}: {err}");
+        }
+    }
     assert!(
         !missing.exists(),
         "a failed restore must not create the data directory"
     );
-    // A data dir that is a file.
-    let file = tmp.path().join("file");
-    std::fs::write(&file, "x").unwrap();
-    let (code, err) = kubox(&[
-        "server",
-        "--listen",
-        "127.0.0.1:0",
-        "--data-dir",
-        &file.display().to_string(),
-    ]);
-    assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("not a directory"), "{err}");
 }
 
 /// `kubox all-in-one`: server and two process nodes in one process, scheduled backups with
@@ -1122,14 +961,11 @@ fn bad_flags_fail_with_clear_errors() {
 #[test]
 fn all_in_one_with_scheduled_backups() {
     let pid = std::process::id();
-    let tmp = tempfile::Builder::new()
-        .prefix("kubox-aio-")
-        .tempdir()
-        .unwrap();
+    let tmp = scratch("kubox-aio-");
     let data = tmp.path().join("aio");
     let backups = tmp.path().join("backups");
     let prefix = format!("kbm{pid}q");
-    let args: Vec<String> = [
+    let args = strings(&[
         "all-in-one",
         "--listen",
         "127.0.0.1:0",
@@ -1151,30 +987,13 @@ fn all_in_one_with_scheduled_backups() {
         "1s",
         "--backup-keep",
         "2",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ]);
     let (mut aio, _) = start_server("kubox all-in-one", args, tmp.path().join("aio.log"));
     let out = aio.output();
     assert!(out.contains("2 node(s): node-1, node-2"), "{out}");
-    let k = Kubectl {
-        bin: kubectl_bin(),
-        kubeconfig: data.join("admin.kubeconfig"),
-        home: tmp.path().to_path_buf(),
-    };
-    wait(60, "node-1 and node-2 Ready", || {
-        let out = k.ok(&["get", "nodes"]);
-        let ready = out
-            .lines()
-            .filter(|l| l.split_whitespace().nth(1) == Some("Ready"))
-            .count();
-        if ready == 2 {
-            Ok(())
-        } else {
-            Err(out)
-        }
-    });
+    let k =
+        Kubectl::new(33, &data.join("admin.kubeconfig"), tmp.path()).with_request_timeout("20s");
+    k.until_blocking(60, &["get", "nodes"], |o| ready_nodes(o) == 2);
     // Backups every second, the newest two kept.
     let list = || -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(&backups)
@@ -1206,21 +1025,10 @@ fn all_in_one_with_scheduled_backups() {
         }
     });
     let online = tmp.path().join("online.kbak");
-    let (ok, out, err) = run(Command::new(KUBOX).args([
-        "backup",
-        "--data-dir",
-        &data.display().to_string(),
-        "--out",
-        &online.display().to_string(),
-    ]));
+    let (ok, out, err) = kubox_backup(&data, &online);
     assert!(ok && out.contains("(online)"), "{out}\n{err}");
 
-    let status = aio.terminate(30);
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "all-in-one did not stop cleanly on SIGTERM ({status:?}):\n{}",
-        aio.output()
-    );
+    aio.stop_cleanly(30);
     if is_root() {
         for i in 0..2 {
             let bridge = format!("{prefix}{i}");
@@ -1243,14 +1051,11 @@ fn etcd_server_backup_and_restore_into_embedded() {
     let etcd = rt
         .block_on(kubox::store::etcd::testing::EtcdServer::start())
         .expect("this test needs etcd (scripts/test.sh installs etcd-server)");
-    let tmp = tempfile::Builder::new()
-        .prefix("kubox-etcd-")
-        .tempdir()
-        .unwrap();
+    let tmp = scratch("kubox-etcd-");
     let d1 = tmp.path().join("etcd-server");
     let (mut server, _) = start_server(
         "kubox server --etcd",
-        [
+        strings(&[
             "server",
             "--listen",
             "127.0.0.1:0",
@@ -1258,29 +1063,16 @@ fn etcd_server_backup_and_restore_into_embedded() {
             &d1.display().to_string(),
             "--etcd",
             etcd.endpoint(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect(),
+        ]),
         tmp.path().join("etcd-server.log"),
     );
     assert!(server.output().contains("etcd at"), "{}", server.output());
-    let k = Kubectl {
-        bin: kubectl_bin(),
-        kubeconfig: d1.join("admin.kubeconfig"),
-        home: tmp.path().to_path_buf(),
-    };
-    let out = k.ok(&["create", "configmap", "kept", "--from-literal=k=v"]);
+    let k = Kubectl::new(33, &d1.join("admin.kubeconfig"), tmp.path()).with_request_timeout("20s");
+    let out = k.ok_blocking(&["create", "configmap", "kept", "--from-literal=k=v"]);
     assert!(out.contains("created"), "{out}");
 
     let online = tmp.path().join("online.kbak");
-    let (ok, out, err) = run(Command::new(KUBOX).args([
-        "backup",
-        "--data-dir",
-        &d1.display().to_string(),
-        "--out",
-        &online.display().to_string(),
-    ]));
+    let (ok, out, err) = kubox_backup(&d1, &online);
     assert!(ok && out.contains("(online)"), "{out}\n{err}");
     let direct = tmp.path().join("direct.kbak");
     let (ok, out, err) = run(Command::new(KUBOX).args([
@@ -1291,52 +1083,31 @@ fn etcd_server_backup_and_restore_into_embedded() {
         &direct.display().to_string(),
     ]));
     assert!(ok && out.contains("etcd at"), "{out}\n{err}");
-    let status = server.terminate(30);
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "etcd server did not stop cleanly ({status:?}):\n{}",
-        server.output()
-    );
+    server.stop_cleanly(30);
 
     for (name, backup) in [("from-online", &online), ("from-direct", &direct)] {
         let d = tmp.path().join(name);
-        let (ok, out, err) = run(Command::new(KUBOX).args([
-            "restore",
-            "--from",
-            &backup.display().to_string(),
-            "--data-dir",
-            &d.display().to_string(),
-            "--pki-from",
-            &d1.display().to_string(),
-        ]));
+        let (ok, out, err) = kubox_restore(backup, &d, &["--pki-from", &d1.display().to_string()]);
         assert!(ok, "{out}\n{err}");
         let (mut restored, _) = start_server(
             &format!("restored server ({name})"),
-            [
+            strings(&[
                 "server",
                 "--listen",
                 "127.0.0.1:0",
                 "--data-dir",
                 &d.display().to_string(),
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+            ]),
             tmp.path().join(format!("{name}.log")),
         );
-        let k2 = Kubectl {
-            bin: k.bin.clone(),
-            kubeconfig: d.join("admin.kubeconfig"),
-            home: tmp.path().to_path_buf(),
-        };
-        let v = k2.ok(&["get", "configmap", "kept", "-o", "jsonpath={.data.k}"]);
+        let k2 = k.with_kubeconfig(&d.join("admin.kubeconfig"));
+        let v = k2.ok_blocking(&["get", "configmap", "kept", "-o", "jsonpath={.data.k}"]);
         assert_eq!(v, "v", "{name}");
         // The PKI came along: the old admin token still works.
         let old = std::fs::read_to_string(d1.join("pki/admin.token")).unwrap();
         let new = std::fs::read_to_string(d.join("pki/admin.token")).unwrap();
         assert_eq!(old, new);
-        let status = restored.terminate(30);
-        assert!(status.is_some_and(|s| s.success()), "{}", restored.output());
+        restored.stop_cleanly(30);
     }
     drop(etcd);
 }

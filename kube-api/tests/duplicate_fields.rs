@@ -250,21 +250,51 @@ async fn start() -> Env {
 
 const DEPLOYMENTS: &str = "/apis/apps/v1/namespaces/default/deployments";
 
+/// Sends `body` as `content_type` to `path`, with `fieldValidation=<mode>` added to its query
+/// (none: the server's default), and asserts the answer's status; the answer.
 async fn send(
+    c: &HttpClient,
+    method: Method,
+    path: &str,
+    mode: Option<&str>,
+    content_type: &str,
+    body: &str,
+    status: u16,
+) -> RawResponse {
+    let path = match mode {
+        Some(m) if path.contains('?') => format!("{path}&fieldValidation={m}"),
+        Some(m) => format!("{path}?fieldValidation={m}"),
+        None => path.to_string(),
+    };
+    let r = c
+        .send_raw(
+            method.clone(),
+            &path,
+            &[("content-type", content_type)],
+            Some(Bytes::from(body.to_string())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status, status,
+        "{method} {path} ({content_type}): {:?}",
+        r.body
+    );
+    r
+}
+
+/// A `fieldValidation=Strict` request that must fail: 400 BadRequest; its message.
+async fn rejected(
     c: &HttpClient,
     method: Method,
     path: &str,
     content_type: &str,
     body: &str,
-) -> RawResponse {
-    c.send_raw(
-        method,
-        path,
-        &[("content-type", content_type)],
-        Some(Bytes::from(body.to_string())),
-    )
-    .await
-    .unwrap()
+) -> String {
+    let r = send(c, method, path, Some("Strict"), content_type, body, 400).await;
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["reason"], "BadRequest", "{v}");
+    v["message"].as_str().unwrap().to_string()
 }
 
 /// The warning texts, unquoted from `299 - "<text>"`.
@@ -280,17 +310,10 @@ fn warnings(r: &RawResponse) -> Vec<String> {
         .collect()
 }
 
-fn message(r: &RawResponse) -> String {
-    let v: Value = r.json().unwrap();
-    assert_eq!(v["reason"], "BadRequest", "{v}");
-    v["message"].as_str().unwrap().to_string()
-}
-
-fn q(mode: Option<&str>) -> String {
-    match mode {
-        Some(m) => format!("?fieldValidation={m}"),
-        None => String::new(),
-    }
+/// The default and each explicit mode that lets the request through, with the warnings it
+/// must answer with: `Warn` and the default one each, `Ignore` none.
+fn passing<'a>(want: &'a [&'a str]) -> [(Option<&'static str>, &'a [&'a str]); 3] {
+    [(Some("Warn"), want), (None, want), (Some("Ignore"), &[])]
 }
 
 #[tokio::test]
@@ -300,78 +323,36 @@ async fn create_and_update_with_duplicate_fields() {
     let json = |name: &str| INVALID_JSON.replace("%s", name);
     let yaml = |name: &str| INVALID_YAML.replace("%s", name);
 
-    // POST, JSON.
-    let r = send(
-        c,
-        Method::POST,
-        &format!("{DEPLOYMENTS}{}", q(Some("Strict"))),
-        "application/json",
-        &json("strict"),
-    )
-    .await;
-    assert_eq!(r.status, 400);
-    let m = message(&r);
-    assert!(m.ends_with(JSON_STRICT), "{m}");
-    assert_eq!(
-        m,
-        format!(r#"Deployment in version "v1" cannot be handled as a Deployment: {JSON_STRICT}"#)
-    );
-    for mode in [Some("Warn"), None] {
-        let name = format!("warn-{}", mode.is_some());
-        let r = send(
-            c,
-            Method::POST,
-            &format!("{DEPLOYMENTS}{}", q(mode)),
+    // POST, JSON and YAML.
+    for (ct, body, strict, want) in [
+        (
             "application/json",
-            &json(&name),
-        )
-        .await;
-        assert_eq!(r.status, 201, "{:?}", r.body);
-        assert_eq!(warnings(&r), JSON_WARNINGS, "{mode:?}");
-        // The last value wins, as kube-apiserver decodes it.
-        let v: Value = r.json().unwrap();
-        assert_eq!(v["metadata"]["name"], name);
-        assert_eq!(v["spec"]["paused"], false);
+            &json as &dyn Fn(&str) -> String,
+            JSON_STRICT,
+            JSON_WARNINGS,
+        ),
+        ("application/yaml", &yaml, YAML_STRICT, YAML_WARNINGS),
+    ] {
+        let m = rejected(c, Method::POST, DEPLOYMENTS, ct, &body("strict")).await;
         assert_eq!(
-            v["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"],
-            "Never"
+            m,
+            format!(r#"Deployment in version "v1" cannot be handled as a Deployment: {strict}"#),
+            "{ct}"
         );
-    }
-    let r = send(
-        c,
-        Method::POST,
-        &format!("{DEPLOYMENTS}{}", q(Some("Ignore"))),
-        "application/json",
-        &json("ignore"),
-    )
-    .await;
-    assert_eq!(r.status, 201);
-    assert!(warnings(&r).is_empty());
-
-    // POST, YAML.
-    let r = send(
-        c,
-        Method::POST,
-        &format!("{DEPLOYMENTS}{}", q(Some("Strict"))),
-        "application/yaml",
-        &yaml("yaml-strict"),
-    )
-    .await;
-    assert_eq!(r.status, 400);
-    let m = message(&r);
-    assert!(m.ends_with(YAML_STRICT), "{m}");
-    for mode in [Some("Warn"), None] {
-        let name = format!("yaml-warn-{}", mode.is_some());
-        let r = send(
-            c,
-            Method::POST,
-            &format!("{DEPLOYMENTS}{}", q(mode)),
-            "application/yaml",
-            &yaml(&name),
-        )
-        .await;
-        assert_eq!(r.status, 201, "{:?}", r.body);
-        assert_eq!(warnings(&r), YAML_WARNINGS, "{mode:?}");
+        for (mode, want) in passing(want) {
+            let name =
+                format!("{}-{}", ct.replace('/', "-"), mode.unwrap_or("default")).to_lowercase();
+            let r = send(c, Method::POST, DEPLOYMENTS, mode, ct, &body(&name), 201).await;
+            assert_eq!(warnings(&r), want, "{ct} {mode:?}");
+            // The last value wins, as kube-apiserver decodes it.
+            let v: Value = r.json().unwrap();
+            assert_eq!(v["metadata"]["name"], name);
+            assert_eq!(v["spec"]["paused"], false);
+            assert_eq!(
+                v["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"],
+                "Never"
+            );
+        }
     }
 
     // PUT over an existing object.
@@ -379,44 +360,39 @@ async fn create_and_update_with_duplicate_fields() {
         c,
         Method::POST,
         DEPLOYMENTS,
+        None,
         "application/json",
         &VALID_JSON.replace("%s", "put"),
+        201,
     )
     .await;
-    assert_eq!(r.status, 201);
     assert!(warnings(&r).is_empty());
     let path = format!("{DEPLOYMENTS}/put");
+    let m = rejected(c, Method::PUT, &path, "application/json", &json("put")).await;
+    assert!(m.ends_with(JSON_STRICT), "{m}");
     let r = send(
         c,
         Method::PUT,
-        &format!("{path}{}", q(Some("Strict"))),
+        &path,
+        Some("Warn"),
         "application/json",
         &json("put"),
+        200,
     )
     .await;
-    assert_eq!(r.status, 400);
-    assert!(message(&r).ends_with(JSON_STRICT));
-    let r = send(
-        c,
-        Method::PUT,
-        &format!("{path}{}", q(Some("Warn"))),
-        "application/json",
-        &json("put"),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(warnings(&r), JSON_WARNINGS);
 
     // Authorization comes first: a user who may not create gets 403, not the decoding error.
-    let r = send(
+    send(
         &env.alice,
         Method::POST,
-        &format!("{DEPLOYMENTS}{}", q(Some("Strict"))),
+        DEPLOYMENTS,
+        Some("Strict"),
         "application/json",
         &json("alice"),
+        403,
     )
     .await;
-    assert_eq!(r.status, 403);
     let _ = (&env.rbac, &env.server);
 }
 
@@ -424,36 +400,37 @@ async fn create_and_update_with_duplicate_fields() {
 async fn patches_with_duplicate_fields() {
     let env = start().await;
     let c = &env.admin;
-    let r = send(
+    send(
         c,
         Method::POST,
         DEPLOYMENTS,
+        None,
         "application/json",
         &VALID_JSON.replace("%s", "web"),
+        201,
     )
     .await;
-    assert_eq!(r.status, 201);
     let path = format!("{DEPLOYMENTS}/web");
     let merge = "application/merge-patch+json";
     let smp = "application/strategic-merge-patch+json";
 
     for ct in [merge, smp] {
-        let r = send(
-            c,
-            Method::PATCH,
-            &format!("{path}{}", q(Some("Strict"))),
-            ct,
-            NONCONFLICTING_MERGE_PATCH,
-        )
-        .await;
-        assert_eq!(r.status, 400, "{ct}");
+        let m = rejected(c, Method::PATCH, &path, ct, NONCONFLICTING_MERGE_PATCH).await;
         assert_eq!(
-            message(&r),
+            m,
             r#"strict decoding error: duplicate field "spec.paused", duplicate field "spec.template.spec.containers[0].imagePullPolicy""#,
             "{ct}"
         );
-        let r = send(c, Method::PATCH, &path, ct, NONCONFLICTING_MERGE_PATCH).await;
-        assert_eq!(r.status, 200, "{ct}: {:?}", r.body);
+        let r = send(
+            c,
+            Method::PATCH,
+            &path,
+            None,
+            ct,
+            NONCONFLICTING_MERGE_PATCH,
+            200,
+        )
+        .await;
         assert_eq!(
             warnings(&r),
             [
@@ -463,16 +440,7 @@ async fn patches_with_duplicate_fields() {
             "{ct}"
         );
         // Duplicates first, then the patched object's unknown fields.
-        let r = send(
-            c,
-            Method::PATCH,
-            &format!("{path}{}", q(Some("Strict"))),
-            ct,
-            MERGE_PATCH,
-        )
-        .await;
-        assert_eq!(r.status, 400, "{ct}");
-        let m = message(&r);
+        let m = rejected(c, Method::PATCH, &path, ct, MERGE_PATCH).await;
         assert!(
             m.starts_with(r#"strict decoding error: duplicate field "spec.unknownDupe", duplicate field "spec.paused", duplicate field "spec.template.spec.containers[0].imagePullPolicy", unknown field "#),
             "{ct}: {m}"
@@ -487,34 +455,25 @@ async fn patches_with_duplicate_fields() {
         let r = send(
             c,
             Method::PATCH,
-            &format!("{path}{}", q(Some("Ignore"))),
+            &path,
+            Some("Ignore"),
             ct,
             MERGE_PATCH,
+            200,
         )
         .await;
-        assert_eq!(r.status, 200, "{ct}");
-        assert!(warnings(&r).is_empty());
+        assert!(warnings(&r).is_empty(), "{ct}");
     }
 
     // JSON patch: the operations' own repeated and unknown keys.
     let jp = "application/json-patch+json";
-    let r = send(
-        c,
-        Method::PATCH,
-        &format!("{path}{}", q(Some("Strict"))),
-        jp,
-        JSON_PATCH,
-    )
-    .await;
-    assert_eq!(r.status, 400);
-    let m = message(&r);
+    let m = rejected(c, Method::PATCH, &path, jp, JSON_PATCH).await;
     assert!(
         m.starts_with(r#"strict decoding error: json patch unknown field "[0].foo", json patch duplicate field "[1].path", unknown field "#),
         "{m}"
     );
     assert!(m.contains(r#"unknown field "spec.unknown3""#), "{m}");
-    let r = send(c, Method::PATCH, &path, jp, JSON_PATCH).await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = send(c, Method::PATCH, &path, None, jp, JSON_PATCH, 200).await;
     let w = warnings(&r);
     assert_eq!(
         &w[..2],
@@ -529,15 +488,16 @@ async fn patches_with_duplicate_fields() {
     );
 
     // A missing object: the patch's own error comes first.
-    let r = send(
+    send(
         c,
         Method::PATCH,
-        &format!("{DEPLOYMENTS}/ghost{}", q(Some("Strict"))),
+        &format!("{DEPLOYMENTS}/ghost"),
+        Some("Strict"),
         merge,
         NONCONFLICTING_MERGE_PATCH,
+        404,
     )
     .await;
-    assert_eq!(r.status, 404);
 }
 
 #[tokio::test]
@@ -546,47 +506,29 @@ async fn server_side_apply_with_duplicate_fields() {
     let c = &env.admin;
     let apply = "application/apply-patch+yaml";
     let body = |name: &str| APPLY_INVALID.replace("%s", name);
-    let path = |name: &str, mode: Option<&str>| {
-        let mut p = format!("{DEPLOYMENTS}/{name}?fieldManager=mgr");
-        if let Some(m) = mode {
-            p.push_str(&format!("&fieldValidation={m}"));
-        }
-        p
-    };
-    let r = send(
-        c,
-        Method::PATCH,
-        &path("strict", Some("Strict")),
-        apply,
-        &body("strict"),
-    )
-    .await;
-    assert_eq!(r.status, 400);
-    assert!(message(&r).ends_with(
+    let path = |name: &str| format!("{DEPLOYMENTS}/{name}?fieldManager=mgr");
+    let m = rejected(c, Method::PATCH, &path("strict"), apply, &body("strict")).await;
+    assert!(m.ends_with(
         "error strict decoding YAML: error converting YAML to JSON: yaml: unmarshal errors:\n  line 10: key \"paused\" already set in map\n  line 27: key \"imagePullPolicy\" already set in map"
-    ), "{}", message(&r));
-    for mode in [Some("Warn"), None] {
-        let name = format!("apply-{}", mode.is_some());
-        let r = send(c, Method::PATCH, &path(&name, mode), apply, &body(&name)).await;
-        assert_eq!(r.status, 201, "{:?}", r.body);
-        assert_eq!(
-            warnings(&r),
-            [
-                r#"line 10: key "paused" already set in map"#,
-                r#"line 27: key "imagePullPolicy" already set in map"#
-            ]
-        );
+    ), "{m}");
+    let want: &[&str] = &[
+        r#"line 10: key "paused" already set in map"#,
+        r#"line 27: key "imagePullPolicy" already set in map"#,
+    ];
+    for (mode, want) in passing(want) {
+        let name = format!("apply-{}", mode.unwrap_or("default")).to_lowercase();
+        let r = send(
+            c,
+            Method::PATCH,
+            &path(&name),
+            mode,
+            apply,
+            &body(&name),
+            201,
+        )
+        .await;
+        assert_eq!(warnings(&r), want, "{mode:?}");
         let v: Value = r.json().unwrap();
         assert_eq!(v["spec"]["paused"], true);
     }
-    let r = send(
-        c,
-        Method::PATCH,
-        &path("ignore", Some("Ignore")),
-        apply,
-        &body("ignore"),
-    )
-    .await;
-    assert_eq!(r.status, 201);
-    assert!(warnings(&r).is_empty());
 }

@@ -2,6 +2,8 @@
 //! `LocalClient`, no HTTP): a log is read from the kubelet as over HTTPS; exec is 400
 //! `Upgrade request required`.
 
+mod support;
+
 use kube_api::tls::TlsAssets;
 use kube_api::{ApiServer, KubeletClientConfig, LocalClient, UserInfo};
 use kube_store::embedded::EmbeddedStore;
@@ -35,29 +37,8 @@ async fn fake_kubelet(tls: Arc<rustls::ServerConfig>) -> (u16, tokio::task::Join
         let q = req.uri().query().unwrap_or("").to_string();
         (axum::http::StatusCode::OK, format!("log of {rest} [{q}]\n"))
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    let task = tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                continue;
-            };
-            let (acceptor, app) = (acceptor.clone(), app.clone());
-            tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let svc = hyper_util::service::TowerToHyperService::new(app);
-                let _ = hyper_util::server::conn::auto::Builder::new(
-                    hyper_util::rt::TokioExecutor::new(),
-                )
-                .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
-                .await;
-            });
-        }
-    });
-    (port, task)
+    let (addr, task) = support::serve_tls(app, tls).await;
+    (addr.port(), task)
 }
 
 fn message(e: &kubox_core::client::Error) -> Option<&str> {

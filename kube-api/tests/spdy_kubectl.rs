@@ -7,6 +7,8 @@
 //! `out\n` to stdout and `err\n` to stderr, echoes stdin to stdout until stdin closes, then
 //! ends with the Status the command names: `fail3` → exit code 3, anything else → Success.
 
+mod support;
+
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -24,33 +26,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
+use support::kubectl_bin;
 use tokio::io::AsyncWriteExt;
-
-/// The folder holding `kubectl.1.NN`: that of the real path of `kubectl` on PATH.
-fn kubectl_dir() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let found = std::env::split_paths(&path)
-        .map(|d| d.join("kubectl"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!("`kubectl` is not on PATH: this test needs kubectl.1.27 … kubectl.1.33 beside it (see shared/compat.md)")
-        });
-    std::fs::canonicalize(&found)
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn versioned(minor: u32) -> PathBuf {
-    let p = kubectl_dir().join(format!("kubectl.1.{minor}"));
-    assert!(
-        p.is_file(),
-        "{} is missing (see shared/compat.md)",
-        p.display()
-    );
-    p
-}
 
 const FAIL3: &str = r#"{"metadata":{},"status":"Failure","message":"command terminated with non-zero exit code: error executing command [fail3], exit code 3","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"3"}]}}"#;
 const SUCCESS: &str = r#"{"metadata":{},"status":"Success"}"#;
@@ -172,28 +149,7 @@ async fn start() -> Env {
             axum::routing::any(exec),
         )
         .fallback_service(http::router(server, cfg));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    let server = tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                continue;
-            };
-            let (app, acceptor) = (app.clone(), acceptor.clone());
-            tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let svc = hyper_util::service::TowerToHyperService::new(app);
-                let _ = hyper_util::server::conn::auto::Builder::new(
-                    hyper_util::rt::TokioExecutor::new(),
-                )
-                .serve_connection_with_upgrades(TokioIo::new(tls), svc)
-                .await;
-            });
-        }
-    });
+    let (addr, server) = support::serve_tls(app, tls).await;
     let kubeconfig = tmp.path().join("admin.kubeconfig");
     Kubeconfig::admin(&format!("https://{addr}"), &pki.ca_pem, &pki.admin_token)
         .write(&kubeconfig)
@@ -269,7 +225,7 @@ macro_rules! check {
 /// stdout, stderr and the exit code of a failing command; stdin piped through `-i`; a
 /// stdin larger than SPDY's 64 KiB windows, echoed back.
 async fn exec_checks(env: &Env, minor: u32) {
-    let bin = versioned(minor);
+    let bin = kubectl_bin(minor);
     let v = format!("kubectl 1.{minor}");
 
     let out = kubectl(env, &bin, &["exec", "p", "--", "fail3"], None).await;
@@ -338,7 +294,7 @@ async fn kubectl_1_28_exec_over_spdy() {
 async fn kubectl_1_29_to_1_33_use_spdy_when_websocket_is_refused() {
     let env = start().await;
     for minor in 29..=33 {
-        let bin = versioned(minor);
+        let bin = kubectl_bin(minor);
         let out = kubectl(&env, &bin, &["exec", "p", "--", "fail3"], None).await;
         check!(
             out,
@@ -472,7 +428,7 @@ async fn kubectl_1_27_to_1_29_exec_through_the_api_server_to_a_kubelet() {
         server: kubelet,
     };
     for minor in [27, 28, 29] {
-        let bin = versioned(minor);
+        let bin = kubectl_bin(minor);
         let v = format!("kubectl 1.{minor} through the API server");
         let out = kubectl(&env, &bin, &["exec", "p", "--", "fail3"], None).await;
         check!(out, out.code == Some(3), format!("{v}: exit code 3"));
@@ -501,7 +457,7 @@ async fn kubectl_1_27_to_1_29_exec_through_the_api_server_to_a_kubelet() {
     let big: Vec<u8> = (0..200 * 1024u32).map(|i| b'a' + (i % 26) as u8).collect();
     let out = kubectl(
         &env,
-        &versioned(27),
+        &kubectl_bin(27),
         &["exec", "-i", "p", "--", "ok"],
         Some(big.clone()),
     )
@@ -525,7 +481,7 @@ async fn kubectl_1_27_to_1_29_exec_through_the_api_server_to_a_kubelet() {
 async fn kubectl_tty_exec_sends_the_terminal_size_over_spdy() {
     let env = start().await;
     for minor in [27, 28] {
-        let bin = versioned(minor);
+        let bin = kubectl_bin(minor);
         let inner = format!("stty cols 100 rows 30; {} exec -it p -- ok", bin.display());
         let child = tokio::process::Command::new("script")
             .args(["-qec", &inner, "/dev/null"])

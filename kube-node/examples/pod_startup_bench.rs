@@ -248,7 +248,8 @@ async fn main() -> anyhow::Result<()> {
         let state = tempfile::tempdir()?;
         let mut cfg = kube_node::runtime::process::ProcessConfig::new(state.path());
         cfg.network.bridge = "kbxbench0".into();
-        cfg.network.pod_cidr = "10.247.0.0/24".into();
+        // Apart from the tests' pod ranges (10.244–10.249), which may run at the same time.
+        cfg.network.pod_cidr = "10.251.0.0/24".into();
         cfg.network.netns_prefix = "kbxbench-".into();
         let rt = Arc::new(kube_node::runtime::process::ProcessRuntime::new(cfg).await?);
         let sleep = vec!["sleep".to_string(), "3600".to_string()];
@@ -270,6 +271,11 @@ async fn main() -> anyhow::Result<()> {
             Duration::ZERO,
         )
         .await?;
+        // The runtime creates the node bridge but leaves it at teardown.
+        let _ = tokio::process::Command::new("ip")
+            .args(["link", "delete", "kbxbench0", "type", "bridge"])
+            .status()
+            .await;
     }
     if want("sim") {
         let rt = Arc::new(kube_node::runtime::sim::SimRuntime::new(Default::default()));

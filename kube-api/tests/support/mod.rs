@@ -1,8 +1,11 @@
-//! What the stock-kubectl tests share: finding `kubectl.1.NN`, running it, and checking its
-//! output with the output in the failure message.
-#![allow(dead_code)] // each test crate uses a part
+//! What the kube-api tests share: finding `kubectl.1.NN`, running it, and checking its
+//! output with the output in the failure message; serving a router over HTTPS (a fake
+//! kubelet, or kube-api's router with extra routes).
+#![allow(dead_code, unused_macros)] // each test crate uses a part (`expect!` needs #[macro_use])
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The folder holding `kubectl.1.NN`: that of the real path of `kubectl` on PATH.
@@ -28,6 +31,42 @@ pub(crate) fn versioned(dir: &Path, minor: u32) -> PathBuf {
         dir.display()
     );
     p
+}
+
+/// `kubectl.1.<minor>` beside the `kubectl` on PATH ([`kubectl_dir`], [`versioned`]).
+pub(crate) fn kubectl_bin(minor: u32) -> PathBuf {
+    versioned(&kubectl_dir(), minor)
+}
+
+/// Serves `app` over HTTPS with `tls` on an ephemeral port of 127.0.0.1 (HTTP/1.1 and 2,
+/// connection upgrades included): its address and the accept loop's task (abort it to stop).
+pub(crate) async fn serve_tls(
+    app: axum::Router,
+    tls: Arc<rustls::ServerConfig>,
+) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            let (app, acceptor) = (app.clone(), acceptor.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let svc = hyper_util::service::TowerToHyperService::new(app);
+                let _ = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tls), svc)
+                .await;
+            });
+        }
+    });
+    (addr, task)
 }
 
 /// A finished kubectl run.
