@@ -189,8 +189,15 @@ async fn create_pods(
     }
 }
 
-async fn wait_bound(tracker: &Tracker, prefix: &str, n: usize, timeout: Duration) -> bool {
+async fn wait_bound(
+    tracker: &Tracker,
+    sched: &DefaultScheduler,
+    prefix: &str,
+    n: usize,
+    timeout: Duration,
+) -> bool {
     let start = Instant::now();
+    let mut report = start + Duration::from_secs(10);
     loop {
         let c = tracker.counter(prefix).load(Ordering::Relaxed);
         if c >= n {
@@ -199,6 +206,34 @@ async fn wait_bound(tracker: &Tracker, prefix: &str, n: usize, timeout: Duration
         if start.elapsed() > timeout {
             eprintln!("timeout: {c}/{n} {prefix} pods bound");
             return false;
+        }
+        if Instant::now() >= report {
+            // Progress on stderr for long runs.
+            report += Duration::from_secs(10);
+            eprintln!(
+                "{prefix}: {c}/{n} bound, queues {:?}, {:?}",
+                sched.queue_sizes(),
+                sched.metrics()
+            );
+            // A few pending pods and why.
+            let pending: Vec<_> = sched
+                .pod_informer()
+                .map(|i| i.store().list())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_none())
+                .take(3)
+                .collect();
+            for p in pending {
+                let st = p.status.as_ref();
+                eprintln!(
+                    "  pending {:?} nominated={:?} conditions={:?}",
+                    p.metadata.name,
+                    st.and_then(|s| s.nominated_node_name.as_ref()),
+                    st.and_then(|s| s.conditions.as_ref())
+                        .map(|c| c.iter().map(|c| c.message.clone()).collect::<Vec<_>>())
+                );
+            }
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -296,7 +331,7 @@ async fn run(
         }
     });
     create_pods(client.clone(), w, "init", init, false, tracker.clone()).await;
-    if !wait_bound(&tracker, "init-", init, Duration::from_secs(600)).await {
+    if !wait_bound(&tracker, &sched, "init-", init, Duration::from_secs(600)).await {
         anyhow::bail!("init pods not scheduled");
     }
     // scheduler_perf's throughputCollector: bound measured pods sampled every second.
@@ -350,7 +385,14 @@ async fn run(
     )
     .await;
     let create_s = start.elapsed().as_secs_f64();
-    let ok = wait_bound(&tracker, "measured-", measured, Duration::from_secs(900)).await;
+    let ok = wait_bound(
+        &tracker,
+        &sched,
+        "measured-",
+        measured,
+        Duration::from_secs(900),
+    )
+    .await;
     let elapsed = start.elapsed();
     let _ = sample_stop_tx.send(());
     let mut samples = sampler.await.unwrap_or_default();

@@ -505,6 +505,10 @@ pub struct Snapshot {
     /// Indices into `nodes` of the nodes holding a pod with a required anti-affinity term
     /// (`havePodsWithRequiredAntiAffinityNodeInfoList`); `None`: not tracked.
     pub with_required_anti_affinity: Option<Arc<Vec<usize>>>,
+    /// Node name → pods nominated to it (waiting for their victims to go), set by the
+    /// scheduler for each cycle; preemption's dry runs count them as Kubernetes'
+    /// `RunFilterPluginsWithNominatedPods` does.
+    pub nominated: Arc<HashMap<String, Vec<Arc<PodInfo>>>>,
 }
 
 impl Snapshot {

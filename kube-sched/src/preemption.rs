@@ -128,7 +128,13 @@ pub fn select_victims_on_node(
         ni.remove_pod(&v.key);
         profile.run_remove_pod(&mut st, pod, v, &ni);
     }
-    let s = profile.run_filters(&st, pod, &ni);
+    // Pods already nominated to the node (of at least the pod's priority) keep their room.
+    let nominated: &[Arc<PodInfo>] = snapshot
+        .nominated
+        .get(&node.name)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let s = profile.run_filters_with_nominated(&st, pod, &ni, nominated);
     if !s.is_success() {
         return Err(s);
     }
@@ -142,7 +148,10 @@ pub fn select_victims_on_node(
         for (p, _) in group {
             ni.add_pod(p.clone());
             profile.run_add_pod(&mut st, pod, &p, &ni);
-            if !profile.run_filters(&st, pod, &ni).is_success() {
+            if !profile
+                .run_filters_with_nominated(&st, pod, &ni, nominated)
+                .is_success()
+            {
                 ni.remove_pod(&p.key);
                 profile.run_remove_pod(&mut st, pod, &p, &ni);
                 if is_viol {
@@ -222,6 +231,29 @@ impl DefaultPreemption {
                 ..PostFilterResult::default()
             };
         }
+        // `PodEligibleToPreemptOthers`: a pod whose nominated node still has lower-priority
+        // pods terminating waits for them instead of preempting again.
+        if let Some(node) = pod
+            .pod
+            .status
+            .as_ref()
+            .and_then(|s| s.nominated_node_name.as_deref())
+            .filter(|n| !n.is_empty())
+            .and_then(|n| snapshot.get(n))
+        {
+            if node
+                .pods
+                .iter()
+                .any(|p| p.is_terminating() && p.priority < pod.priority)
+            {
+                return PostFilterResult {
+                    status: Status::unschedulable(
+                        "preemption: not eligible due to a terminating pod on the nominated node.",
+                    ),
+                    ..PostFilterResult::default()
+                };
+            }
+        }
         let n = snapshot.nodes.len();
         let potential: Vec<&Arc<NodeInfo>> = snapshot
             .nodes
@@ -232,20 +264,27 @@ impl DefaultPreemption {
                     .is_none_or(|s| s.code == Code::Unschedulable)
             })
             .collect();
-        let mut fe = FitError {
-            num_all_nodes: n,
-            ..FitError::default()
+        // The FitError of a failed preemption: every node not helpful, except those whose
+        // dry run said why (built only when preemption fails).
+        let fit_error = |failed: Vec<(String, Status)>| {
+            let mut fe = FitError {
+                num_all_nodes: n,
+                ..FitError::default()
+            };
+            for node in snapshot.nodes.iter() {
+                fe.statuses
+                    .insert(node.name.clone(), Status::unresolvable(ERR_NOT_HELPFUL));
+            }
+            fe.statuses.extend(failed);
+            fe
         };
-        for node in snapshot.nodes.iter() {
-            fe.statuses
-                .insert(node.name.clone(), Status::unresolvable(ERR_NOT_HELPFUL));
-        }
         if potential.is_empty() {
             return PostFilterResult {
-                status: Status::unschedulable(format!("preemption: {fe}")),
+                status: Status::unschedulable(format!("preemption: {}", fit_error(Vec::new()))),
                 ..PostFilterResult::default()
             };
         }
+        let mut failed: Vec<(String, Status)> = Vec::new();
         let want = (n * self.min_candidate_nodes_percentage / 100)
             .max(self.min_candidate_nodes_absolute)
             .min(n);
@@ -261,9 +300,7 @@ impl DefaultPreemption {
                     }
                     candidates.push(c);
                 }
-                Err(s) => {
-                    fe.statuses.insert(node.name.clone(), s);
-                }
+                Err(s) => failed.push((node.name.clone(), s)),
             }
             if non_violating > 0 && candidates.len() >= want {
                 break;
@@ -276,7 +313,7 @@ impl DefaultPreemption {
                 victims: c.victims.clone(),
             },
             None => PostFilterResult {
-                status: Status::unschedulable(format!("preemption: {fe}")),
+                status: Status::unschedulable(format!("preemption: {}", fit_error(failed))),
                 ..PostFilterResult::default()
             },
         }

@@ -566,11 +566,16 @@ impl DefaultScheduler {
         let _ = self.synced.subscribe().wait_for(|n| *n >= 2).await;
         let stores = self.stores.lock().clone();
         if let Some(s) = stores {
-            let _ = s.namespaces.wait_until_ready().await;
-            let _ = s.pdbs.wait_until_ready().await;
-            let _ = s.services.wait_until_ready().await;
-            let _ = s.rcs.wait_until_ready().await;
-            let _ = s.rss.wait_until_ready().await;
+            // Side data (namespace labels, PDBs, workload selectors) is worth a short wait,
+            // not a scheduler that never starts when one of those kinds cannot be listed.
+            let side = async {
+                let _ = s.namespaces.wait_until_ready().await;
+                let _ = s.pdbs.wait_until_ready().await;
+                let _ = s.services.wait_until_ready().await;
+                let _ = s.rcs.wait_until_ready().await;
+                let _ = s.rss.wait_until_ready().await;
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(10), side).await;
             self.state.lock().side_dirty = true;
         }
         let mut last_flush = Instant::now();
@@ -626,7 +631,9 @@ impl DefaultScheduler {
         let (snapshot, nominated) = {
             let mut st = self.state.lock();
             self.refresh_side_data(&mut st);
-            (st.cache.snapshot(), st.nominated.clone())
+            let mut snapshot = st.cache.snapshot();
+            snapshot.nominated = st.nominated.clone();
+            (snapshot, st.nominated.clone())
         };
         let mut state = CycleState::default();
         let nominated_fn = |node: &str| -> Vec<Arc<PodInfo>> {

@@ -310,16 +310,28 @@ impl Recorder {
         if cache.seen.len() >= CACHE_SIZE {
             cache.seen.retain(|_, s| since(now, s.last) <= window);
             cache.similar.retain(|_, (t, _)| since(now, *t) <= window);
-            if cache.seen.len() >= CACHE_SIZE {
-                // Still full of live entries: forget the oldest one.
-                if let Some(oldest) = cache
-                    .seen
-                    .iter()
-                    .min_by_key(|(_, s)| s.last)
-                    .map(|(k, _)| k.clone())
-                {
-                    cache.seen.remove(&oldest);
-                }
+            // Still mostly live entries: forget the oldest down to three quarters, so that
+            // the next full scan is a quarter of the cache away (a constant cost per event on
+            // average; forgetting one entry at a time made every event scan the cache twice).
+            let keep = CACHE_SIZE - CACHE_SIZE / 4;
+            if cache.seen.len() > keep {
+                let mut times: Vec<jiff::Timestamp> = cache.seen.values().map(|s| s.last).collect();
+                let drop = times.len() - keep;
+                let (_, cutoff, _) = times.select_nth_unstable(drop - 1);
+                let cutoff = *cutoff;
+                // Entries at the cutoff time may tie: drop those strictly older first, then
+                // as many at the cutoff as still needed.
+                let mut at_cutoff = drop - cache.seen.values().filter(|s| s.last < cutoff).count();
+                cache.seen.retain(|_, s| {
+                    if s.last < cutoff {
+                        false
+                    } else if s.last == cutoff && at_cutoff > 0 {
+                        at_cutoff -= 1;
+                        false
+                    } else {
+                        true
+                    }
+                });
             }
         }
         cache.seen.insert(key, seen);
@@ -393,6 +405,44 @@ mod tests {
         rs.metadata.namespace = Some("prod".into());
         rs.metadata.uid = Some("u1".into());
         object_reference(&rs)
+    }
+
+    #[tokio::test]
+    async fn a_full_cache_forgets_its_oldest_quarter() {
+        let fake = Arc::new(FakeEvents::default());
+        let ms = Arc::new(Mutex::new(1_700_000_000_000i64));
+        let clock: Clock = {
+            let ms = ms.clone();
+            Arc::new(move || {
+                let mut now = ms.lock().unwrap();
+                *now += 1;
+                jiff::Timestamp::from_millisecond(*now).unwrap()
+            })
+        };
+        let rec = Recorder::new(fake.clone(), "c", clock);
+        // Distinct reasons: events that differ only in their message would be aggregated.
+        for i in 0..CACHE_SIZE {
+            rec.record(&rs(), EventType::Normal, &format!("R{i}"), "m")
+                .await
+                .unwrap();
+        }
+        assert_eq!(rec.cache.lock().unwrap().seen.len(), CACHE_SIZE);
+        // Every entry is live: the oldest quarter goes at once.
+        rec.record(&rs(), EventType::Normal, "One more", "m")
+            .await
+            .unwrap();
+        let keep = CACHE_SIZE - CACHE_SIZE / 4;
+        assert_eq!(rec.cache.lock().unwrap().seen.len(), keep + 1);
+        // The newest are remembered (a repeat is a patch), the oldest forgotten (a create).
+        fake.verbs.lock().unwrap().clear();
+        let newest = format!("R{}", CACHE_SIZE - 1);
+        rec.record(&rs(), EventType::Normal, &newest, "m")
+            .await
+            .unwrap();
+        rec.record(&rs(), EventType::Normal, "R0", "m")
+            .await
+            .unwrap();
+        assert_eq!(*fake.verbs.lock().unwrap(), ["patch", "create"]);
     }
 
     #[tokio::test]

@@ -269,11 +269,17 @@ impl PreScorePlugin for InterPodAffinity {
         let mut st = ScoreState::default();
         let mut add = |key: &str, node: &NodeInfo, w: i64| {
             if let Some(v) = node.labels().get(key) {
-                *st.scores
-                    .entry(key.to_string())
-                    .or_default()
-                    .entry(v.clone())
-                    .or_default() += w;
+                // Allocate the key and value only the first time they are seen.
+                let values = match st.scores.get_mut(key) {
+                    Some(m) => m,
+                    None => st.scores.entry(key.to_string()).or_default(),
+                };
+                match values.get_mut(v) {
+                    Some(c) => *c += w,
+                    None => {
+                        values.insert(v.clone(), w);
+                    }
+                }
             }
         };
         // Without preferred terms of its own, only existing pods' terms matter.

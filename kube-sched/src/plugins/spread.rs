@@ -92,6 +92,16 @@ fn included(c: &Constraint, pod: &PodInfo, node: &NodeInfo) -> bool {
     true
 }
 
+/// Adds `m` to the count of domain `v`, allocating its name only the first time.
+fn bump(counts: &mut HashMap<String, i64>, v: &str, m: i64) {
+    match counts.get_mut(v) {
+        Some(c) => *c += m,
+        None => {
+            counts.insert(v.to_owned(), m);
+        }
+    }
+}
+
 fn count_matching(pods: &[Arc<PodInfo>], sel: &Selector, ns: &str) -> i64 {
     pods.iter()
         .filter(|p| p.namespace == ns && !p.is_terminating() && sel.matches(p.labels()))
@@ -153,7 +163,7 @@ fn update(st: &mut FilterState, pod: &PodInfo, other: &PodInfo, node: &NodeInfo,
             continue;
         }
         if let Some(v) = node.labels().get(&c.topology_key) {
-            *st.counts[i].entry(v.clone()).or_default() += m;
+            bump(&mut st.counts[i], v, m);
         }
     }
 }
@@ -179,8 +189,11 @@ impl PreFilterPlugin for PodTopologySpread {
                     continue;
                 }
                 let v = &node.labels()[&c.topology_key];
-                *counts[i].entry(v.clone()).or_default() +=
-                    count_matching(&node.pods, &c.selector, &pod.namespace);
+                bump(
+                    &mut counts[i],
+                    v,
+                    count_matching(&node.pods, &c.selector, &pod.namespace),
+                );
             }
         }
         state.write(
@@ -299,7 +312,7 @@ impl PreScorePlugin for PodTopologySpread {
                     continue;
                 }
                 if let Some(v) = n.labels().get(&c.topology_key) {
-                    st.pair_counts[i].entry(v.clone()).or_insert(0);
+                    bump(&mut st.pair_counts[i], v, 0);
                 }
             }
         }

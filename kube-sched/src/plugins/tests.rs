@@ -1062,6 +1062,65 @@ fn preemption_picks_node_and_minimal_victims() {
 }
 
 #[test]
+fn preemption_leaves_room_of_pods_nominated_to_a_node() {
+    let prof = default_profile("default-scheduler");
+    let alloc = json!({"status": {"allocatable": {"cpu": "2", "memory": "8Gi", "pods": "110"}}});
+    let nodes = vec![node("n1", alloc.clone()), node("n2", alloc)];
+    let lp = |name: &str, node: &str, prio: i32, m: &str| {
+        let mut e = cpu(m);
+        merge(&mut e, json!({"spec": {"nodeName": node}}));
+        pod_prio(name, prio, e)
+    };
+    // n1's low pods are cheaper victims than n2's.
+    let existing = vec![
+        lp("a", "n1", 10, "1"),
+        lp("b", "n1", 10, "1"),
+        lp("c", "n2", 20, "1"),
+        lp("d", "n2", 20, "1"),
+    ];
+    let mut snap = Snapshot::from_objects(nodes, existing);
+    let p = pod_prio("p", 100, cpu("2"));
+    let pre = crate::preemption::DefaultPreemption::default();
+    let run = |snap: &Snapshot, pod: &PodInfo| {
+        let mut st = CycleState::default();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+        let ScheduleError::Fit(fe) = prof
+            .schedule(&mut st, pod, snap, &mut 0, &mut rng, &|_| vec![])
+            .unwrap_err()
+        else {
+            panic!()
+        };
+        pre.preempt(&st, pod, snap, &fe.statuses, &prof, 0)
+    };
+    assert_eq!(run(&snap, &p).nominated_node.as_deref(), Some("n1"));
+    // With an equal-priority pod already nominated to n1, the next one goes to n2.
+    snap.nominated = Arc::new(std::collections::HashMap::from([(
+        "n1".to_string(),
+        vec![p],
+    )]));
+    let q = pod_prio("q", 100, cpu("2"));
+    assert_eq!(run(&snap, &q).nominated_node.as_deref(), Some("n2"));
+
+    // A pod nominated to a node whose victims are still terminating waits.
+    let mut e = cpu("2");
+    merge(&mut e, json!({"status": {"nominatedNodeName": "n1"}}));
+    let waiting = pod_prio("w", 100, e);
+    let victim = lp("a", "n1", 10, "1");
+    let mut vp = (*victim.pod).clone();
+    vp.metadata.deletion_timestamp = Some(kubox_core::time::Time(jiff::Timestamp::UNIX_EPOCH));
+    let victim = Arc::new(PodInfo::new(Arc::new(vp), 10));
+    let alloc = json!({"status": {"allocatable": {"cpu": "2", "memory": "8Gi", "pods": "110"}}});
+    let snap = Snapshot::from_objects(
+        vec![node("n1", alloc)],
+        vec![victim, lp("b", "n1", 10, "1")],
+    );
+    assert_eq!(
+        run(&snap, &waiting).status.message(),
+        "preemption: not eligible due to a terminating pod on the nominated node."
+    );
+}
+
+#[test]
 fn preemption_respects_pdbs() {
     let prof = default_profile("default-scheduler");
     let nodes = vec![
