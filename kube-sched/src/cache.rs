@@ -213,6 +213,17 @@ impl Cache {
     pub fn upsert_pod(&mut self, info: Arc<PodInfo>) {
         let node = info.node_name().to_string();
         let key = info.key.clone();
+        // The binding of an assumed pod coming back from the informer: the node already
+        // holds the assumed copy, identical but for spec.nodeName, so only the state flips.
+        // (Re-placing it would copy the snapshot's node list whenever a scheduling cycle holds
+        // it, which is most of the time.)
+        if let Some(state) = self.pods.get_mut(&key) {
+            if state.assumed && state.node == node && same_placement(&state.info, &info) {
+                state.assumed = false;
+                state.info = info;
+                return;
+            }
+        }
         if let Some(old) = self.pods.remove(&key) {
             self.unplace(&key, &old.node);
         }
@@ -250,6 +261,26 @@ impl Cache {
     pub fn snapshot_mut(&mut self) -> &mut Snapshot {
         self.flush();
         &mut self.snapshot
+    }
+}
+
+/// Whether `new` occupies a node exactly as `assumed` does: same labels, priority and spec
+/// apart from `nodeName` (which binding sets).
+fn same_placement(assumed: &PodInfo, new: &PodInfo) -> bool {
+    if assumed.priority != new.priority
+        || assumed.pod.metadata.labels != new.pod.metadata.labels
+        || assumed.uid != new.uid
+    {
+        return false;
+    }
+    match (&assumed.pod.spec, &new.pod.spec) {
+        (Some(a), Some(b)) if a.node_name == b.node_name => a == b,
+        (Some(a), Some(b)) => {
+            let mut b = b.clone();
+            b.node_name.clone_from(&a.node_name);
+            *a == b
+        }
+        (a, b) => a == b,
     }
 }
 
@@ -307,6 +338,29 @@ mod tests {
         assert_eq!(c.snapshot().get("n").unwrap().pods.len(), 1);
         c.remove_pod("d/p");
         assert_eq!(c.snapshot().get("n").unwrap().pods.len(), 0);
+    }
+
+    #[test]
+    fn confirming_an_assumed_pod_leaves_the_nodes_alone() {
+        let mut c = Cache::new();
+        c.upsert_node(node("n", "a"));
+        c.assume(pod("p", ""), "n");
+        // A scheduling cycle holds the snapshot while the binding comes back.
+        let held = c.snapshot();
+        c.upsert_pod(pod("p", "n"));
+        assert!(!c.is_assumed("d/p"));
+        assert!(
+            Arc::ptr_eq(&held.nodes, &c.snapshot().nodes),
+            "node list copied"
+        );
+        assert_eq!(c.pod("d/p").unwrap().node_name(), "n");
+        // A confirmation that differs (other requests) re-places the pod.
+        c.assume(pod("q", ""), "n");
+        let mut other = (*pod("q", "n").pod).clone();
+        other.spec.as_mut().unwrap().containers[0].resources = None;
+        c.upsert_pod(Arc::new(PodInfo::new(Arc::new(other), 0)));
+        assert_eq!(c.snapshot().get("n").unwrap().requested.milli_cpu, 1000);
+        assert_eq!(c.snapshot().get("n").unwrap().pods.len(), 2);
     }
 
     #[test]
