@@ -313,6 +313,8 @@ impl EndpointsController {
         labels.insert(SERVICE_NAME_LABEL.into(), name.clone());
         labels.insert(MANAGED_BY_LABEL.into(), MANAGED_BY.into());
         let mut to_delete: Vec<Arc<EndpointSlice>> = stale;
+        // What this sync wrote, to wait for in the cache (see `wait_for_cache`).
+        let mut written: Vec<(String, Option<u64>)> = Vec::new();
         for (family, ports, eps) in desired_slice_groups(svc, pods) {
             let ports = (!ports.is_empty()).then_some(ports);
             let chunks: Vec<Vec<Endpoint>> = eps
@@ -338,12 +340,14 @@ impl EndpointsController {
                         let mut upd = (*cur).clone();
                         upd.endpoints = chunk;
                         upd.metadata.labels = Some(labels.clone());
-                        api.replace(
-                            upd.metadata.name.clone().as_deref().unwrap_or(""),
-                            &PostParams::default(),
-                            &upd,
-                        )
-                        .await?;
+                        let done = api
+                            .replace(
+                                upd.metadata.name.clone().as_deref().unwrap_or(""),
+                                &PostParams::default(),
+                                &upd,
+                            )
+                            .await?;
+                        written.push(written_slice(&done));
                     }
                     None => {
                         let slice = EndpointSlice {
@@ -359,7 +363,8 @@ impl EndpointsController {
                             ports: ports.clone(),
                             ..EndpointSlice::default()
                         };
-                        api.create(&PostParams::default(), &slice).await?;
+                        let done = api.create(&PostParams::default(), &slice).await?;
+                        written.push(written_slice(&done));
                     }
                 }
             }
@@ -373,13 +378,56 @@ impl EndpointsController {
                 )
                 .await
             {
-                Ok(_) => {}
+                Ok(_) => written.push((s.metadata.name.clone().unwrap_or_default(), None)),
                 Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(e.into()),
             }
         }
+        self.wait_for_cache(&ns, &written).await;
         Ok(())
     }
+
+    /// Waits (at most 5 s) until the slice cache shows this sync's writes: created and
+    /// replaced slices at their new resourceVersion or later, deleted ones gone. The next
+    /// sync of the Service then never works from a cache that misses them — which would
+    /// create a second slice for the same endpoints (Kubernetes' EndpointSliceTracker
+    /// guards against the same stale cache).
+    async fn wait_for_cache(&self, ns: &str, written: &[(String, Option<u64>)]) {
+        let store = self.slices.store();
+        let seen = |name: &str, rv: Option<u64>| {
+            let cached = store.get(&ObjectKey::namespaced(ns, name));
+            match rv {
+                Some(rv) => cached.is_some_and(|c| slice_rv(&c) >= rv),
+                None => cached.is_none(),
+            }
+        };
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !written.iter().all(|(n, rv)| seen(n, *rv)) {
+            if tokio::time::Instant::now() >= deadline {
+                tracing::debug!(
+                    namespace = ns,
+                    "endpoint slice cache lags behind our writes"
+                );
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+}
+
+fn slice_rv(s: &EndpointSlice) -> u64 {
+    s.metadata
+        .resource_version
+        .as_deref()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn written_slice(s: &EndpointSlice) -> (String, Option<u64>) {
+    (
+        s.metadata.name.clone().unwrap_or_default(),
+        Some(slice_rv(s)),
+    )
 }
 
 fn services_selecting(services: &Informer<Service>, pod: &Pod) -> Vec<String> {
