@@ -29,8 +29,9 @@ async fn cluster() -> Arc<dyn Client> {
     kube_api::LocalClient::admin(server).into_client()
 }
 
-/// A runtime with its own bridge and pod CIDR (tests run in parallel).
-async fn runtime(state: &Path, n: u8) -> ProcessRuntime {
+/// A runtime with its own bridge and pod CIDR (tests run in parallel), and the guard that
+/// removes its bridge and namespaces at the end of the test.
+async fn runtime(state: &Path, n: u8) -> (ProcessRuntime, kubelet_support::NetGuard) {
     let mut cfg = ProcessConfig::new(state);
     cfg.network = NetworkConfig {
         bridge: format!("kbxk{n}"),
@@ -38,7 +39,11 @@ async fn runtime(state: &Path, n: u8) -> ProcessRuntime {
         netns_prefix: format!("kbxk{n}-"),
         ..Default::default()
     };
-    ProcessRuntime::new(cfg).await.unwrap()
+    let guard = kubelet_support::NetGuard {
+        bridge: cfg.network.bridge.clone(),
+        prefix: cfg.network.netns_prefix.clone(),
+    };
+    (ProcessRuntime::new(cfg).await.unwrap(), guard)
 }
 
 struct Running {
@@ -110,7 +115,7 @@ fn sh(script: &str) -> serde_json::Value {
 async fn crash_loop_with_real_processes() {
     let dir = tempfile::tempdir().unwrap();
     let client = cluster().await;
-    let rt = runtime(&dir.path().join("state"), 1).await;
+    let (rt, _net) = runtime(&dir.path().join("state"), 1).await;
     let kubelet = start(&client, &rt, &dir.path().join("logs"));
     create(&client, json!({"metadata": {"name": "crash"}, "spec": {"nodeName": "pn1",
         "containers": [{"name": "c", "image": "busybox:1.36", "command": sh("echo crashing; exit 3")}]}})).await;
@@ -162,7 +167,7 @@ async fn liveness_restarts_and_readiness_flips_ready() {
     let flags = dir.path().join("flags");
     std::fs::create_dir_all(&flags).unwrap();
     let client = cluster().await;
-    let rt = runtime(&dir.path().join("state"), 2).await;
+    let (rt, _net) = runtime(&dir.path().join("state"), 2).await;
     let kubelet = start(&client, &rt, &dir.path().join("logs"));
     let dead = flags.join("dead");
     let ok = flags.join("ready");
@@ -221,7 +226,7 @@ async fn liveness_restarts_and_readiness_flips_ready() {
 async fn graceful_stop_runs_pre_stop_and_deletes_the_pod() {
     let dir = tempfile::tempdir().unwrap();
     let client = cluster().await;
-    let rt = runtime(&dir.path().join("state"), 3).await;
+    let (rt, _net) = runtime(&dir.path().join("state"), 3).await;
     let kubelet = start(&client, &rt, &dir.path().join("logs"));
     let marker = dir.path().join("prestop-ran");
     create(&client, json!({"metadata": {"name": "bye"}, "spec": {"nodeName": "pn1", "terminationGracePeriodSeconds": 10,
@@ -259,7 +264,7 @@ async fn a_restarted_kubelet_adopts_running_containers() {
     let dir = tempfile::tempdir().unwrap();
     let client = cluster().await;
     let state = dir.path().join("state");
-    let rt = runtime(&state, 4).await;
+    let (rt, _net) = runtime(&state, 4).await;
     let kubelet = start(&client, &rt, &dir.path().join("logs"));
     create(
         &client,
@@ -277,7 +282,7 @@ async fn a_restarted_kubelet_adopts_running_containers() {
     kubelet.stop().await;
     drop(rt);
     // A new runtime over the same state, a new kubelet.
-    let rt = runtime(&state, 4).await;
+    let (rt, _net) = runtime(&state, 4).await;
     let kubelet = start(&client, &rt, &dir.path().join("logs"));
     tokio::time::sleep(Duration::from_secs(4)).await;
     let p = get(&client, "keep").await.unwrap();
@@ -318,7 +323,7 @@ async fn a_restarted_kubelet_adopts_running_containers() {
 async fn two_pods_listen_on_one_port_with_their_own_ips() {
     let dir = tempfile::tempdir().unwrap();
     let client = cluster().await;
-    let rt = runtime(&dir.path().join("state"), 5).await;
+    let (rt, _net) = runtime(&dir.path().join("state"), 5).await;
     // Own namespaces, unless the runtime reports a host-network fallback.
     let network = rt.status().await.unwrap().message.is_empty();
     eprintln!("pod network ready: {network}");
@@ -389,7 +394,7 @@ async fn two_pods_listen_on_one_port_with_their_own_ips() {
 async fn a_container_without_command_waits_with_create_container_error() {
     let dir = tempfile::tempdir().unwrap();
     let client = cluster().await;
-    let rt = runtime(&dir.path().join("state"), 6).await;
+    let (rt, _net) = runtime(&dir.path().join("state"), 6).await;
     let kubelet = start(&client, &rt, &dir.path().join("logs"));
     create(
         &client,

@@ -3,6 +3,8 @@
 //! pods listen on the same port; host-network sandboxes share the host's network; teardown
 //! removes namespaces and veths.
 
+mod kubelet_support;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -10,32 +12,8 @@ use kube_node::runtime::process::{NetworkMode, ProcessConfig, ProcessRuntime, Sh
 use kube_node::runtime::{
     ContainerConfig, ContainerState, PodSandboxConfig, Runtime, SandboxMetadata, SandboxState,
 };
+use kubelet_support::NetGuard;
 use tokio::io::AsyncReadExt;
-
-/// Deletes the test's bridge and any namespace left with its prefix.
-struct NetGuard {
-    bridge: String,
-    prefix: String,
-}
-
-impl Drop for NetGuard {
-    fn drop(&mut self) {
-        if let Ok(entries) = std::fs::read_dir("/run/netns") {
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().to_string();
-                if name.starts_with(&self.prefix) {
-                    let _ = std::process::Command::new("ip")
-                        .args(["netns", "del", &name])
-                        .status();
-                }
-            }
-        }
-        let _ = std::process::Command::new("ip")
-            .args(["link", "del", &self.bridge])
-            .stderr(std::process::Stdio::null())
-            .status();
-    }
-}
 
 fn sandbox(dir: &Path, name: &str, host_network: bool) -> PodSandboxConfig {
     PodSandboxConfig {

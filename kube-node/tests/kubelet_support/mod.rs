@@ -465,3 +465,31 @@ impl Runtime for Scripted {
         Ok(())
     }
 }
+
+/// Removes a test's network namespaces (by name prefix) and its node bridge when dropped:
+/// the process runtime leaves both at teardown, as the node agent owns them.
+pub struct NetGuard {
+    /// The node bridge.
+    pub bridge: String,
+    /// The name prefix of the pods' network namespaces.
+    pub prefix: String,
+}
+
+impl Drop for NetGuard {
+    fn drop(&mut self) {
+        if let Ok(entries) = std::fs::read_dir("/run/netns") {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().to_string();
+                if name.starts_with(&self.prefix) {
+                    let _ = std::process::Command::new("ip")
+                        .args(["netns", "del", &name])
+                        .status();
+                }
+            }
+        }
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.bridge])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
