@@ -1,37 +1,15 @@
 //! The process runtime passes the runtime conformance suite with real commands, supervised
 //! by the shim and in-process, on the host network and (as root) in pod network namespaces.
 
+mod kubelet_support;
+
 use std::sync::Arc;
 
 use kube_node::runtime::process::{
     ImagePolicy, LocalImage, NetworkMode, ProcessConfig, ProcessRuntime, ShimMode,
 };
 use kube_node::testing::{run_all, Params};
-
-/// Deletes the test's bridge and namespaces.
-struct NetGuard {
-    bridge: String,
-    prefix: String,
-}
-
-impl Drop for NetGuard {
-    fn drop(&mut self) {
-        if let Ok(entries) = std::fs::read_dir("/run/netns") {
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().to_string();
-                if name.starts_with(&self.prefix) {
-                    let _ = std::process::Command::new("ip")
-                        .args(["netns", "del", &name])
-                        .status();
-                }
-            }
-        }
-        let _ = std::process::Command::new("ip")
-            .args(["link", "del", &self.bridge])
-            .stderr(std::process::Stdio::null())
-            .status();
-    }
-}
+use kubelet_support::NetGuard;
 
 async fn conformance(shim: bool, network: NetworkMode) {
     let dir = tempfile::tempdir().unwrap();
