@@ -111,11 +111,20 @@ impl Chain {
     /// decoding), [`NamespaceLifecycle`], [`ServiceAccount`], [`DefaultTolerationSeconds`],
     /// [`Validation`].
     pub fn default_for(store: Arc<dyn Store>) -> Self {
+        Chain::default_with_tolerations(store, DefaultTolerationSeconds::default())
+    }
+
+    /// [`Chain::default_for`] with other toleration seconds (kube-apiserver's
+    /// `--default-not-ready-toleration-seconds` and `--default-unreachable-toleration-seconds`).
+    pub fn default_with_tolerations(
+        store: Arc<dyn Store>,
+        tolerations: DefaultTolerationSeconds,
+    ) -> Self {
         Chain::new()
             .with(Defaults)
             .with(NamespaceLifecycle::new(store))
             .with(ServiceAccount)
-            .with(DefaultTolerationSeconds)
+            .with(tolerations)
             .with(Validation)
     }
 
@@ -343,10 +352,24 @@ impl Admission for ServiceAccount {
 
 /// kube-apiserver's `DefaultTolerationSeconds` plugin: on pod create and update (not
 /// subresources), adds `node.kubernetes.io/not-ready` and `node.kubernetes.io/unreachable`
-/// tolerations (operator Exists, effect NoExecute, 300 s) unless an existing toleration already
-/// covers them (an empty key or an empty effect covers both).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct DefaultTolerationSeconds;
+/// tolerations (operator Exists, effect NoExecute, 300 s by default) unless an existing
+/// toleration already covers them (an empty key or an empty effect covers both).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DefaultTolerationSeconds {
+    /// Seconds of the `not-ready` toleration (`--default-not-ready-toleration-seconds`).
+    pub not_ready: i64,
+    /// Seconds of the `unreachable` toleration (`--default-unreachable-toleration-seconds`).
+    pub unreachable: i64,
+}
+
+impl Default for DefaultTolerationSeconds {
+    fn default() -> Self {
+        DefaultTolerationSeconds {
+            not_ready: 300,
+            unreachable: 300,
+        }
+    }
+}
 
 #[async_trait]
 impl Admission for DefaultTolerationSeconds {
@@ -367,9 +390,9 @@ impl Admission for DefaultTolerationSeconds {
         let Value::Array(list) = tolerations else {
             return Ok(());
         };
-        for key in [
-            "node.kubernetes.io/not-ready",
-            "node.kubernetes.io/unreachable",
+        for (key, seconds) in [
+            ("node.kubernetes.io/not-ready", self.not_ready),
+            ("node.kubernetes.io/unreachable", self.unreachable),
         ] {
             let covered = list.iter().any(|t| {
                 let k = t.get("key").and_then(Value::as_str).unwrap_or("");
@@ -381,7 +404,7 @@ impl Admission for DefaultTolerationSeconds {
                     "key": key,
                     "operator": "Exists",
                     "effect": "NoExecute",
-                    "tolerationSeconds": 300
+                    "tolerationSeconds": seconds
                 }));
             }
         }

@@ -54,7 +54,6 @@
 //! # }
 //! ```
 
-mod admission;
 mod node;
 mod proxy;
 
@@ -412,7 +411,7 @@ pub struct ClusterBuilder {
     authenticators: Vec<Arc<dyn http::Authenticator>>,
     proxy_client: Option<Arc<dyn Client>>,
     node_lifecycle: Option<kube_ctrl::controllers::nodelifecycle::Config>,
-    toleration_seconds: Option<admission::TolerationSeconds>,
+    toleration_seconds: Option<kube_api::admission::DefaultTolerationSeconds>,
     kubelet_config: Option<KubeletConfigFn>,
 }
 
@@ -660,7 +659,7 @@ impl ClusterBuilder {
     /// `--default-not-ready-toleration-seconds` and `--default-unreachable-toleration-seconds`,
     /// default 300 each): how long pods stay on a failed node before they are evicted.
     pub fn default_toleration_seconds(mut self, not_ready: u32, unreachable: u32) -> Self {
-        self.toleration_seconds = Some(admission::TolerationSeconds {
+        self.toleration_seconds = Some(kube_api::admission::DefaultTolerationSeconds {
             not_ready: i64::from(not_ready),
             unreachable: i64::from(unreachable),
         });
@@ -1136,17 +1135,7 @@ impl ClusterBuilder {
 impl ClusterBuilder {
     /// kube-api's default admission chain, with the configured toleration seconds.
     fn admission_chain(&self, store: Arc<dyn Store>) -> Chain {
-        use kube_api::admission::{Defaults, NamespaceLifecycle, ServiceAccount, Validation};
-        match self.toleration_seconds {
-            // `Chain::default_for` with this plugin in place of kube-api's (300 s) one.
-            Some(t) => Chain::new()
-                .with(Defaults)
-                .with(NamespaceLifecycle::new(store))
-                .with(ServiceAccount)
-                .with(t)
-                .with(Validation),
-            None => Chain::default_for(store),
-        }
+        Chain::default_with_tolerations(store, self.toleration_seconds.unwrap_or_default())
     }
 }
 
