@@ -14,9 +14,12 @@
 //! Average); `overall_pods_per_s` is measured pods / (first create → last bind), `create_s`
 //! how long creating them took, p50/p99 are create → bound latencies. The bench observes
 //! pods through the scheduler's own pod informer, as scheduler_perf shares the scheduler's
-//! informer factory. PreemptionAsync runs a node agent that completes graceful deletions
-//! (the victims), as kubelets do. `--no-scheduled-events` (a diagnostic) leaves out the
-//! `Scheduled` Event kube-scheduler writes for every bound pod.
+//! informer factory. Shapes and pod templates are those of the 5000-node `performance` cases
+//! (init pods in namespace `sched-0`, measured pods in `sched-1`). PreemptionAsync fills
+//! every node with four 900m low-priority pods, then creates a 3-CPU high-priority pod every
+//! 200 ms (each preempts three victims) while the measured 100m pods are scheduled; a node
+//! agent completes the victims' deletions, as kubelets do. `--no-scheduled-events` (a
+//! diagnostic) leaves out the `Scheduled` Event kube-scheduler writes for every bound pod.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,7 +30,7 @@ use futures::StreamExt;
 use kube_api::{ApiServer, LocalClient};
 use kube_sched::scheduler::{DefaultScheduler, Scheduler, SchedulerConfig};
 use kube_store::embedded::EmbeddedStore;
-use kubox_core::api::core_v1::{Node, Pod};
+use kubox_core::api::core_v1::{Namespace, Node, Pod};
 use kubox_core::api::scheduling_v1::PriorityClass;
 use kubox_core::client::{Api, Client, DeleteParams, Patch, PatchParams, PostParams};
 use kubox_core::runtime::Change;
@@ -54,14 +57,15 @@ const ALL: [Workload; 6] = [
 ];
 
 impl Workload {
-    /// (nodes, init pods, measured pods) as in scheduler_perf's 5000-node cases.
+    /// (nodes, init pods, measured pods) of the 5000-node `performance` case in
+    /// scheduler_perf's performance-config.yaml files.
     fn shape(self) -> (usize, usize, usize) {
         match self {
             Workload::SchedulingBasic => (5000, 1000, 10000),
-            Workload::SchedulingNodeAffinity => (5000, 1000, 5000),
-            Workload::SchedulingPodAntiAffinity => (5000, 1000, 1000),
-            Workload::SchedulingPodAffinity => (5000, 1000, 5000),
-            Workload::TopologySpreading => (5000, 1000, 5000),
+            Workload::SchedulingNodeAffinity => (5000, 5000, 10000),
+            Workload::SchedulingPodAntiAffinity => (5000, 1000, 2000),
+            Workload::SchedulingPodAffinity => (5000, 5000, 5000),
+            Workload::TopologySpreading => (5000, 5000, 5000),
             Workload::PreemptionAsync => (5000, 20000, 5000),
         }
     }
@@ -78,6 +82,12 @@ impl Workload {
     }
 }
 
+/// Init pods go to `sched-0`, measured pods to `sched-1` (the affinity workloads' terms name
+/// both namespaces, as scheduler_perf's templates do); PreemptionAsync's churn to `churn`.
+const INIT_NS: &str = "sched-0";
+const MEASURED_NS: &str = "sched-1";
+const CHURN_NS: &str = "churn";
+
 fn node(i: usize, w: Workload) -> (Value, Value) {
     let name = format!("node-{i}");
     let mut labels = json!({"kubernetes.io/hostname": name});
@@ -86,7 +96,7 @@ fn node(i: usize, w: Workload) -> (Value, Value) {
             labels["topology.kubernetes.io/zone"] = json!("zone1");
         }
         Workload::TopologySpreading => {
-            labels["topology.kubernetes.io/zone"] = json!(format!("zone{}", i % 3));
+            labels["topology.kubernetes.io/zone"] = json!(format!("moon-{}", i % 3 + 1));
         }
         _ => {}
     }
@@ -100,43 +110,70 @@ fn node(i: usize, w: Workload) -> (Value, Value) {
 
 fn container(cpu: &str, mem: &str) -> Value {
     json!([{"name": "pause", "image": "registry.k8s.io/pause:3.10",
+        "ports": [{"containerPort": 80}],
         "resources": {"requests": {"cpu": cpu, "memory": mem}, "limits": {"cpu": cpu, "memory": mem}}}])
 }
 
-fn pod(name: &str, w: Workload, measured: bool) -> Value {
+/// The pod of each phase, as scheduler_perf's templates (pod-default.yaml,
+/// pod-with-node-affinity.yaml, pod-with-pod-anti-affinity.yaml, pod-with-pod-affinity.yaml,
+/// pod-with-topology-spreading.yaml, pod-low-priority.yaml, pod-high-priority.yaml).
+fn pod(name: &str, w: Workload, phase: Phase) -> Value {
     let default =
         json!({"metadata": {"name": name}, "spec": {"containers": container("100m", "500Mi")}});
-    if !measured && w != Workload::PreemptionAsync {
-        return default;
-    }
-    match w {
-        Workload::SchedulingBasic => default,
-        Workload::SchedulingNodeAffinity => {
+    let both_ns = json!([MEASURED_NS, INIT_NS]);
+    match (w, phase) {
+        (Workload::SchedulingNodeAffinity, _) => {
             json!({"metadata": {"name": name}, "spec": {"containers": container("100m", "500Mi"),
             "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
                 {"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["zone1", "zone2"]}]}]}}}}})
         }
-        Workload::SchedulingPodAntiAffinity => {
+        (Workload::SchedulingPodAntiAffinity, _) => {
             json!({"metadata": {"name": name, "labels": {"color": "green"}}, "spec": {"containers": container("100m", "500Mi"),
             "affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
-                {"labelSelector": {"matchExpressions": [{"key": "color", "operator": "In", "values": ["green"]}]}, "topologyKey": "kubernetes.io/hostname"}]}}}})
+                {"labelSelector": {"matchLabels": {"color": "green"}}, "topologyKey": "kubernetes.io/hostname", "namespaces": both_ns}]}}}})
         }
-        Workload::SchedulingPodAffinity => {
-            json!({"metadata": {"name": name, "labels": {"foo": ""}}, "spec": {"containers": container("100m", "500Mi"),
+        (Workload::SchedulingPodAffinity, _) => {
+            json!({"metadata": {"name": name, "labels": {"color": "blue"}}, "spec": {"containers": container("100m", "500Mi"),
             "affinity": {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
-                {"labelSelector": {"matchExpressions": [{"key": "foo", "operator": "In", "values": [""]}]}, "topologyKey": "topology.kubernetes.io/zone"}]}}}})
+                {"labelSelector": {"matchLabels": {"color": "blue"}}, "topologyKey": "topology.kubernetes.io/zone", "namespaces": both_ns}]}}}})
         }
-        Workload::TopologySpreading => {
+        (Workload::TopologySpreading, Phase::Measured) => {
             json!({"metadata": {"name": name, "labels": {"color": "blue"}}, "spec": {"containers": container("100m", "500Mi"),
             "topologySpreadConstraints": [{"maxSkew": 5, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule",
                 "labelSelector": {"matchLabels": {"color": "blue"}}}]}})
         }
-        Workload::PreemptionAsync => {
-            if measured {
-                json!({"metadata": {"name": name}, "spec": {"priorityClassName": "high", "containers": container("3000m", "500Mi")}})
-            } else {
-                json!({"metadata": {"name": name}, "spec": {"priorityClassName": "low", "containers": container("900m", "500Mi")}})
-            }
+        (Workload::PreemptionAsync, Phase::Init) => {
+            json!({"metadata": {"name": name}, "spec": {"terminationGracePeriodSeconds": 0, "containers": container("900m", "500Mi")}})
+        }
+        (Workload::PreemptionAsync, Phase::Churn) => {
+            json!({"metadata": {"name": name}, "spec": {"priorityClassName": "high", "containers": container("3000m", "500Mi")}})
+        }
+        _ => default,
+    }
+}
+
+/// Which pods a template is for.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Phase {
+    Init,
+    Measured,
+    /// PreemptionAsync's high-priority pods, created every 200 ms while the measured pods are.
+    Churn,
+}
+
+impl Phase {
+    fn namespace(self) -> &'static str {
+        match self {
+            Phase::Init => INIT_NS,
+            Phase::Measured => MEASURED_NS,
+            Phase::Churn => CHURN_NS,
+        }
+    }
+    fn prefix(self) -> &'static str {
+        match self {
+            Phase::Init => "init",
+            Phase::Measured => "measured",
+            Phase::Churn => "churn",
         }
     }
 }
@@ -146,14 +183,20 @@ struct Tracker {
     bound: Mutex<HashMap<String, Instant>>,
     init_bound: AtomicUsize,
     measured_bound: AtomicUsize,
+    churn_bound: AtomicUsize,
 }
 
 impl Tracker {
-    fn counter(&self, prefix: &str) -> &AtomicUsize {
-        if prefix.starts_with("init") {
-            &self.init_bound
+    /// The bound counter of a pod's phase, by its name.
+    fn counter(&self, name: &str) -> Option<&AtomicUsize> {
+        if name.starts_with("init-") {
+            Some(&self.init_bound)
+        } else if name.starts_with("measured-") {
+            Some(&self.measured_bound)
+        } else if name.starts_with("churn-") {
+            Some(&self.churn_bound)
         } else {
-            &self.measured_bound
+            None
         }
     }
 }
@@ -161,22 +204,20 @@ impl Tracker {
 async fn create_pods(
     client: Arc<dyn Client>,
     w: Workload,
-    prefix: &str,
+    phase: Phase,
     n: usize,
-    measured: bool,
     tracker: Arc<Tracker>,
 ) {
-    let api: Api<Pod> = Api::namespaced(client, "default");
+    let api: Api<Pod> = Api::namespaced(client, phase.namespace());
     let par = 4;
     let mut tasks = Vec::new();
     for t in 0..par {
         let api = api.clone();
         let tracker = tracker.clone();
-        let prefix = prefix.to_string();
         tasks.push(tokio::spawn(async move {
             for i in (t..n).step_by(par) {
-                let name = format!("{prefix}-{i}");
-                let p: Pod = serde_json::from_value(pod(&name, w, measured)).expect("pod template");
+                let name = format!("{}-{i}", phase.prefix());
+                let p: Pod = serde_json::from_value(pod(&name, w, phase)).expect("pod template");
                 tracker.created.lock().insert(name.clone(), Instant::now());
                 if let Err(e) = api.create(&PostParams::default(), &p).await {
                     eprintln!("create {name}: {e}");
@@ -198,8 +239,9 @@ async fn wait_bound(
 ) -> bool {
     let start = Instant::now();
     let mut report = start + Duration::from_secs(10);
+    let counter = tracker.counter(prefix).expect("a counted phase");
     loop {
-        let c = tracker.counter(prefix).load(Ordering::Relaxed);
+        let c = counter.load(Ordering::Relaxed);
         if c >= n {
             return true;
         }
@@ -249,6 +291,11 @@ async fn run(
     let server = ApiServer::new(Arc::new(EmbeddedStore::in_memory()));
     server.ensure_system_namespaces().await?;
     let client = LocalClient::admin(server).into_client();
+    let nsapi: Api<Namespace> = Api::all(client.clone());
+    for ns in [INIT_NS, MEASURED_NS, CHURN_NS] {
+        let n: Namespace = serde_json::from_value(json!({"metadata": {"name": ns}}))?;
+        nsapi.create(&PostParams::default(), &n).await?;
+    }
     if w == Workload::PreemptionAsync {
         let pcs: Api<PriorityClass> = Api::all(client.clone());
         for (name, value) in [("low", 1), ("high", 10)] {
@@ -274,6 +321,7 @@ async fn run(
         bound: Mutex::new(HashMap::new()),
         init_bound: AtomicUsize::new(0),
         measured_bound: AtomicUsize::new(0),
+        churn_bound: AtomicUsize::new(0),
     });
     let config = SchedulerConfig {
         seed: Some(42),
@@ -297,7 +345,6 @@ async fn run(
     let t2 = tracker.clone();
     let c2 = client.clone();
     let obs = tokio::spawn(async move {
-        let api: Api<Pod> = Api::namespaced(c2, "default");
         while let Some(ch) = sub.next().await {
             if let Change::Added(p) | Change::Updated { new: p, .. } = ch {
                 let name = p.metadata.name.clone().unwrap_or_default();
@@ -314,11 +361,14 @@ async fn run(
                         std::collections::hash_map::Entry::Occupied(_) => false,
                     };
                     if new {
-                        t2.counter(&name).fetch_add(1, Ordering::Relaxed);
+                        if let Some(c) = t2.counter(&name) {
+                            c.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                 }
                 if p.metadata.deletion_timestamp.is_some() {
-                    let api = api.clone();
+                    let ns = p.metadata.namespace.clone().unwrap_or_default();
+                    let api: Api<Pod> = Api::namespaced(c2.clone(), &ns);
                     tokio::spawn(async move {
                         let dp = DeleteParams {
                             grace_period_seconds: Some(0),
@@ -330,7 +380,7 @@ async fn run(
             }
         }
     });
-    create_pods(client.clone(), w, "init", init, false, tracker.clone()).await;
+    create_pods(client.clone(), w, Phase::Init, init, tracker.clone()).await;
     if !wait_bound(&tracker, &sched, "init-", init, Duration::from_secs(600)).await {
         anyhow::bail!("init pods not scheduled");
     }
@@ -374,13 +424,34 @@ async fn run(
         }
         samples
     });
+    // PreemptionAsync's churn: one high-priority pod every 200 ms while the measured pods
+    // are created and scheduled; each needs 3 of a node's 4 low-priority pods preempted.
+    let churn_created = Arc::new(AtomicUsize::new(0));
+    let churn = (w == Workload::PreemptionAsync).then(|| {
+        let api: Api<Pod> = Api::namespaced(client.clone(), CHURN_NS);
+        let created = churn_created.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(Duration::from_millis(200));
+            for i in 0.. {
+                ticker.tick().await;
+                let name = format!("{}-{i}", Phase::Churn.prefix());
+                let p: Pod =
+                    serde_json::from_value(pod(&name, w, Phase::Churn)).expect("churn pod");
+                match api.create(&PostParams::default(), &p).await {
+                    Ok(_) => {
+                        created.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => eprintln!("create {name}: {e}"),
+                }
+            }
+        })
+    });
     let start = Instant::now();
     create_pods(
         client.clone(),
         w,
-        "measured",
+        Phase::Measured,
         measured,
-        true,
         tracker.clone(),
     )
     .await;
@@ -394,6 +465,9 @@ async fn run(
     )
     .await;
     let elapsed = start.elapsed();
+    if let Some(c) = churn {
+        c.abort();
+    }
     let _ = sample_stop_tx.send(());
     let mut samples = sampler.await.unwrap_or_default();
     samples.sort_by(|a, b| a.total_cmp(b));
@@ -431,8 +505,9 @@ async fn run(
     };
     let m = sched.metrics();
     println!(
-        "bench {:?} pods_per_s={:.0} throughput_p50={:.0} samples={} overall_pods_per_s={:.0} create_s={:.2} p50_ms={:.1} p99_ms={:.1} nodes={} init_pods={} measured_pods={} bound={} complete={} floor_x10={:.0} scheduled_events={} attempts_scheduled={} attempts_unschedulable={} preemption_victims={}",
-        w, avg, tp50, samples.len(), overall, create_s, p(0.5), p(0.99), nodes, init, measured, done, ok, w.floor() * 10.0, events, m.scheduled, m.unschedulable, m.preemption_victims
+        "bench {:?} pods_per_s={:.0} throughput_p50={:.0} samples={} overall_pods_per_s={:.0} create_s={:.2} p50_ms={:.1} p99_ms={:.1} nodes={} init_pods={} measured_pods={} bound={} complete={} floor_x10={:.0} scheduled_events={} attempts_scheduled={} attempts_unschedulable={} preemption_victims={} preemptors_created={} preemptors_bound={}",
+        w, avg, tp50, samples.len(), overall, create_s, p(0.5), p(0.99), nodes, init, measured, done, ok, w.floor() * 10.0, events, m.scheduled, m.unschedulable, m.preemption_victims,
+        churn_created.load(Ordering::Relaxed), tracker.churn_bound.load(Ordering::Relaxed)
     );
     let _ = stop_tx.send(());
     let _ = run.await;
@@ -465,7 +540,7 @@ async fn main() -> anyhow::Result<()> {
         let n = nodes.unwrap_or(n);
         let mut i = init.unwrap_or(i);
         if w == Workload::PreemptionAsync && init.is_none() {
-            i = n * 4; // fill every node with 4 low-priority pods
+            i = n * 4; // 4 low-priority pods on every node: 3.6 of its 4 CPUs
         }
         run(w, n, i, pods.unwrap_or(m), events).await?;
     }

@@ -78,11 +78,16 @@ impl Cache {
         if let Some(&i) = self.snapshot.index.get(&name) {
             let old_zone = crate::nodeinfo::zone_key(&self.snapshot.nodes[i]);
             let old_images = self.snapshot.nodes[i].images.clone();
+            let old_labels = self.snapshot.nodes[i].shared_labels.clone();
             let list = Arc::make_mut(&mut self.snapshot.nodes);
             Arc::make_mut(&mut list[i]).set_node(node);
             let new_zone = crate::nodeinfo::zone_key(&list[i]);
             if old_zone != new_zone || *old_images != *list[i].images {
                 self.dirty = true;
+            }
+            if !Arc::ptr_eq(&old_labels, &list[i].shared_labels) {
+                // Domains are per label value: computed again on first use.
+                self.snapshot.domain_cache = Arc::default();
             }
             return;
         }
@@ -140,10 +145,9 @@ impl Cache {
     }
 
     fn place(&mut self, info: Arc<PodInfo>, node: &str) {
-        let affinity = info.has_affinity();
         let placed = self.with_node(node, |ni| ni.add_pod(info.clone()));
-        if affinity && placed.is_some() {
-            self.track_affinity(node);
+        if let Some(&i) = self.snapshot.index.get(node) {
+            self.snapshot.track_added_pod(i, &info);
         }
         if placed.is_none() {
             // Pod on a node we have not seen (yet).
@@ -162,22 +166,10 @@ impl Cache {
         }
     }
 
-    /// Updates the snapshot's affinity node lists for `node` (pending nodes get theirs when
-    /// folded in).
-    fn track_affinity(&mut self, node: &str) {
-        if let Some(&i) = self.snapshot.index.get(node) {
-            self.snapshot.track_affinity(i);
-        }
-    }
-
     fn unplace(&mut self, key: &str, node: &str) {
-        let changed = self.with_node(node, |ni| {
-            let before = ni.pods_with_affinity;
-            ni.remove_pod(key);
-            before != ni.pods_with_affinity
-        });
-        if changed == Some(true) {
-            self.track_affinity(node);
+        let removed = self.with_node(node, |ni| ni.remove_pod(key)).flatten();
+        if let (Some(pod), Some(&i)) = (removed, self.snapshot.index.get(node)) {
+            self.snapshot.track_removed_pod(i, &pod);
         }
         if self.ghosts.get(node).is_some_and(|g| g.pods.is_empty()) {
             self.ghosts.remove(node);
@@ -361,6 +353,55 @@ mod tests {
         c.upsert_pod(Arc::new(PodInfo::new(Arc::new(other), 0)));
         assert_eq!(c.snapshot().get("n").unwrap().requested.milli_cpu, 1000);
         assert_eq!(c.snapshot().get("n").unwrap().pods.len(), 2);
+    }
+
+    /// The tracked pod groups are those computed from the nodes' pods.
+    fn assert_groups_in_step(c: &mut Cache) {
+        /// (namespace, labels, [(node index, pods)]) per group.
+        type Canon = Vec<(String, String, Vec<(u32, u32)>)>;
+        fn canon(g: &crate::groups::PodGroups) -> Canon {
+            let mut out: Vec<_> = g
+                .iter()
+                .map(|g| {
+                    let mut n: Vec<_> = g.nodes.iter().map(|(k, v)| (*k, *v)).collect();
+                    n.sort();
+                    (g.pod.namespace.clone(), format!("{:?}", g.pod.labels()), n)
+                })
+                .collect();
+            out.sort();
+            out
+        }
+        let s = c.snapshot();
+        let tracked = s.groups.clone().expect("tracked");
+        let fresh = crate::groups::PodGroups::from_nodes(s.nodes.iter());
+        assert_eq!(canon(&tracked), canon(&fresh));
+    }
+
+    #[test]
+    fn pod_groups_follow_assume_confirm_forget_and_removal() {
+        let mut c = Cache::new();
+        c.upsert_nodes(vec![node("a", "z"), node("b", "z")]);
+        let _held = c.snapshot(); // copy-on-write path
+        c.assume(pod("p", ""), "a");
+        c.assume(pod("q", ""), "b");
+        assert_groups_in_step(&mut c);
+        c.upsert_pod(pod("p", "a"));
+        c.forget("d/q");
+        assert_groups_in_step(&mut c);
+        // Moved by an update to another node.
+        c.upsert_pod(pod("p", "b"));
+        assert_groups_in_step(&mut c);
+        assert_eq!(c.snapshot().groups.unwrap().len(), 1);
+        // A node added later (pending, folded in by the next snapshot).
+        c.upsert_node(node("c", "y"));
+        c.upsert_pod(pod("r", "c"));
+        assert_groups_in_step(&mut c);
+        c.remove_node("b");
+        assert_groups_in_step(&mut c);
+        c.remove_pod("d/p");
+        c.remove_pod("d/r");
+        assert_groups_in_step(&mut c);
+        assert!(c.snapshot().groups.unwrap().is_empty());
     }
 
     #[test]

@@ -41,6 +41,7 @@
 
 pub mod cache;
 pub mod framework;
+pub mod groups;
 pub mod metrics;
 pub mod nodeinfo;
 pub mod plugins;

@@ -10,6 +10,7 @@ use kubox_core::api::policy_v1::PodDisruptionBudget;
 use kubox_core::meta::LabelSelector;
 use kubox_core::selector::{Operator, Requirement, Selector};
 
+use crate::groups::PodGroups;
 use crate::resources::{pod_requests, Resource};
 
 /// Labels as Kubernetes stores them.
@@ -298,6 +299,9 @@ pub struct NodeInfo {
     pub name: String,
     /// The node name as a shared string (for [`crate::framework::NodeScore`]).
     pub shared_name: Arc<str>,
+    /// The node's labels as shared strings, sorted by key: plugins that count pods per
+    /// topology domain key their maps with them without allocating.
+    pub shared_labels: Arc<[(Arc<str>, Arc<str>)]>,
     /// status.allocatable.
     pub allocatable: Resource,
     /// Σ real requests of the pods on the node.
@@ -350,6 +354,7 @@ impl NodeInfo {
             taints: Vec::new(),
             unschedulable: false,
             shared_name: Arc::from(""),
+            shared_labels: Arc::new([]),
             generation: 0,
             node: node.clone(),
         };
@@ -385,6 +390,20 @@ impl NodeInfo {
         if *self.shared_name != *self.name {
             self.shared_name = Arc::from(self.name.as_str());
         }
+        let labels = node.metadata.labels.as_ref().unwrap_or(&EMPTY_LABELS);
+        let same = self.shared_labels.len() == labels.len()
+            && self
+                .shared_labels
+                .iter()
+                .zip(labels)
+                .all(|((k, v), (k2, v2))| **k == **k2 && **v == **v2);
+        if !same {
+            // BTreeMap order: sorted by key.
+            self.shared_labels = labels
+                .iter()
+                .map(|(k, v)| (Arc::from(k.as_str()), Arc::from(v.as_str())))
+                .collect();
+        }
         self.node = node;
         self.generation += 1;
     }
@@ -392,6 +411,14 @@ impl NodeInfo {
     /// The node's labels.
     pub fn labels(&self) -> &Labels {
         self.node.metadata.labels.as_ref().unwrap_or(&EMPTY_LABELS)
+    }
+
+    /// The label `key` as shared strings (key, value).
+    pub fn shared_label(&self, key: &str) -> Option<&(Arc<str>, Arc<str>)> {
+        self.shared_labels
+            .binary_search_by(|(k, _)| (**k).cmp(key))
+            .ok()
+            .map(|i| &self.shared_labels[i])
     }
 
     /// Adds a pod to the node's aggregates.
@@ -410,11 +437,9 @@ impl NodeInfo {
         self.generation += 1;
     }
 
-    /// Removes the pod with `key`; returns whether it was there.
-    pub fn remove_pod(&mut self, key: &str) -> bool {
-        let Some(i) = self.pods.iter().position(|p| p.key == key) else {
-            return false;
-        };
+    /// Removes the pod with `key`; returns it when it was there.
+    pub fn remove_pod(&mut self, key: &str) -> Option<Arc<PodInfo>> {
+        let i = self.pods.iter().position(|p| p.key == key)?;
         let pod = self.pods.swap_remove(i);
         self.requested.sub(&pod.requests);
         self.non_zero_requested.milli_cpu -= pod.non_zero_requests.milli_cpu;
@@ -431,7 +456,7 @@ impl NodeInfo {
             }
         }
         self.generation += 1;
-        true
+        Some(pod)
     }
 }
 
@@ -482,6 +507,59 @@ pub struct VolumeCatalog {
     pub claims: HashMap<String, VolumePlacement>,
 }
 
+/// The topology domains of one label key over a snapshot's node list: each distinct value
+/// gets an id, each node the id of its value. Plugins that count pods per domain index plain
+/// vectors with it instead of hashing label strings per node.
+#[derive(Debug, Default)]
+pub struct Domains {
+    /// Domain values, by id.
+    pub values: Vec<Arc<str>>,
+    /// Value → id.
+    pub ids: foldhash::HashMap<Arc<str>, u32>,
+    /// Per node (index in the node list): the id of its domain, [`Domains::NONE`] when it
+    /// lacks the label.
+    pub of_node: Vec<u32>,
+}
+
+impl Domains {
+    /// The id of a node without the label.
+    pub const NONE: u32 = u32::MAX;
+
+    fn of(key: &str, nodes: &[Arc<NodeInfo>]) -> Domains {
+        let mut d = Domains {
+            of_node: Vec::with_capacity(nodes.len()),
+            ..Domains::default()
+        };
+        for n in nodes {
+            let id = match n.shared_label(key) {
+                None => Domains::NONE,
+                Some((_, v)) => match d.ids.get(&**v) {
+                    Some(&id) => id,
+                    None => {
+                        let id = d.values.len() as u32;
+                        d.values.push(v.clone());
+                        d.ids.insert(v.clone(), id);
+                        id
+                    }
+                },
+            };
+            d.of_node.push(id);
+        }
+        d
+    }
+
+    /// The id of `node`'s domain (by its label value; the node need not be in the list).
+    pub fn id_of(&self, key: &str, node: &NodeInfo) -> Option<u32> {
+        let (_, v) = node.shared_label(key)?;
+        self.ids.get(&**v).copied()
+    }
+}
+
+/// Per label key, the [`Domains`] of a node list, computed on first use. Replaced (not
+/// cleared) when the node list or a node's labels change, so older snapshots keep theirs.
+#[derive(Debug, Default)]
+pub struct DomainCache(parking_lot::Mutex<HashMap<String, Arc<Domains>>>);
+
 /// Everything a scheduling cycle reads, frozen for the cycle (`internalcache.Snapshot`).
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
@@ -499,12 +577,11 @@ pub struct Snapshot {
     pub pdbs: Arc<Vec<Arc<PodDisruptionBudget>>>,
     /// Volume placements.
     pub volumes: Arc<VolumeCatalog>,
-    /// Indices into `nodes` of the nodes holding a pod with any pod (anti-)affinity term
-    /// (`havePodsWithAffinityNodeInfoList`); `None`: not tracked, every node is visited.
-    pub with_affinity: Option<Arc<Vec<usize>>>,
-    /// Indices into `nodes` of the nodes holding a pod with a required anti-affinity term
-    /// (`havePodsWithRequiredAntiAffinityNodeInfoList`); `None`: not tracked.
-    pub with_required_anti_affinity: Option<Arc<Vec<usize>>>,
+    /// The pods of `nodes` grouped by namespace, labels, terminating state and affinity
+    /// (see [`crate::groups`]); `None`: not tracked, plugins walk every node's pods.
+    pub groups: Option<Arc<PodGroups>>,
+    /// Topology domains per label key of `nodes` (see [`Snapshot::domains`]).
+    pub domain_cache: Arc<DomainCache>,
     /// Node name → pods nominated to it (waiting for their victims to go), set by the
     /// scheduler for each cycle; preemption's dry runs count them as Kubernetes'
     /// `RunFilterPluginsWithNominatedPods` does.
@@ -548,72 +625,46 @@ impl Snapshot {
             }
         }
         self.image_nodes = Arc::new(images);
-        let (mut aff, mut anti) = (Vec::new(), Vec::new());
-        for (i, n) in nodes.iter().enumerate() {
-            if n.pods_with_affinity > 0 {
-                aff.push(i);
-            }
-            if n.pods_with_required_anti_affinity > 0 {
-                anti.push(i);
-            }
-        }
-        self.with_affinity = Some(Arc::new(aff));
-        self.with_required_anti_affinity = Some(Arc::new(anti));
+        self.groups = Some(Arc::new(PodGroups::from_nodes(&nodes)));
+        self.domain_cache = Arc::default();
         self.nodes = Arc::new(nodes);
     }
 
-    /// Brings the affinity node lists up to date for the node at `index` after its pods
-    /// changed.
-    pub(crate) fn track_affinity(&mut self, index: usize) {
-        let Some(n) = self.nodes.get(index) else {
-            return;
-        };
-        let (a, r) = (
-            n.pods_with_affinity > 0,
-            n.pods_with_required_anti_affinity > 0,
-        );
-        fn set(list: &mut Option<Arc<Vec<usize>>>, i: usize, present: bool) {
-            if let Some(l) = list {
-                if l.contains(&i) != present {
-                    let v = Arc::make_mut(l);
-                    if present {
-                        v.push(i);
-                    } else {
-                        v.retain(|&x| x != i);
-                    }
-                }
-            }
+    /// The topology domains of label `key` over `nodes`, computed on first use.
+    ///
+    /// Whoever changes `nodes` or a node's labels without [`Snapshot::set_nodes`] must
+    /// replace `domain_cache` (the scheduler cache does).
+    pub fn domains(&self, key: &str) -> Arc<Domains> {
+        let mut m = self.domain_cache.0.lock();
+        if let Some(d) = m.get(key) {
+            return d.clone();
         }
-        set(&mut self.with_affinity, index, a);
-        set(&mut self.with_required_anti_affinity, index, r);
+        let d = Arc::new(Domains::of(key, &self.nodes));
+        m.insert(key.to_string(), d.clone());
+        d
     }
 
-    fn listed<'a>(
-        &'a self,
-        list: Option<&'a Vec<usize>>,
-    ) -> impl Iterator<Item = &'a Arc<NodeInfo>> + 'a {
-        let all = if list.is_none() {
-            Some(self.nodes.iter())
-        } else {
-            None
-        };
-        all.into_iter().flatten().chain(
-            list.into_iter()
-                .flatten()
-                .filter_map(move |&i| self.nodes.get(i)),
-        )
+    /// Counts `pod`, just added to the node at `index`, in the groups.
+    pub(crate) fn track_added_pod(&mut self, index: usize, pod: &Arc<PodInfo>) {
+        if let Some(g) = self.groups.as_mut() {
+            Arc::make_mut(g).add(pod, index as u32);
+        }
     }
 
-    /// The nodes that may hold pods with pod (anti-)affinity terms (all nodes when not
-    /// tracked).
-    pub fn nodes_with_affinity(&self) -> impl Iterator<Item = &Arc<NodeInfo>> + '_ {
-        self.listed(self.with_affinity.as_deref())
+    /// Uncounts `pod`, just removed from the node at `index`, in the groups.
+    pub(crate) fn track_removed_pod(&mut self, index: usize, pod: &PodInfo) {
+        if let Some(g) = self.groups.as_mut() {
+            Arc::make_mut(g).remove(pod, index as u32);
+        }
     }
 
-    /// The nodes that may hold pods with required anti-affinity terms (all nodes when not
-    /// tracked).
-    pub fn nodes_with_required_anti_affinity(&self) -> impl Iterator<Item = &Arc<NodeInfo>> + '_ {
-        self.listed(self.with_required_anti_affinity.as_deref())
+    /// The pods of the snapshot's nodes, grouped (see [`crate::groups`]): the tracked groups,
+    /// or groups computed now from the nodes' pods when the snapshot does not track them.
+    pub fn pod_groups(&self) -> std::borrow::Cow<'_, PodGroups> {
+        match &self.groups {
+            Some(g) => std::borrow::Cow::Borrowed(&**g),
+            None => std::borrow::Cow::Owned(PodGroups::from_nodes(self.nodes.iter())),
+        }
     }
 
     /// The node named `name`.

@@ -1,11 +1,11 @@
 //! `InterPodAffinity`: required and preferred pod affinity and anti-affinity over topology
 //! domains, with existing pods' required anti-affinity honoured symmetrically.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Arc;
 
 use crate::framework::*;
-use crate::nodeinfo::{AffinityTerm, NodeInfo, PodInfo, Snapshot};
+use crate::nodeinfo::{AffinityTerm, Labels, NodeInfo, PodInfo, Snapshot, WeightedAffinityTerm};
 
 /// InterPodAffinity's reasons.
 pub const ERR_AFFINITY: &str = "node(s) didn't match pod affinity rules";
@@ -30,21 +30,21 @@ impl Default for InterPodAffinity {
     }
 }
 
-/// Pod counts per topology pair: topology key → value → count (looked up by `&str`, so
-/// filtering a node allocates nothing).
+/// Pod counts per topology pair: topology key → value → count, keyed by the nodes' shared
+/// label strings (no allocation per pair) and looked up by `&str`.
 #[derive(Clone, Default)]
-struct Counts(HashMap<String, HashMap<String, i64>>);
+struct Counts(HashMap<Arc<str>, HashMap<Arc<str>, i64>>);
 
 impl Counts {
-    fn add(&mut self, key: &str, value: &str, m: i64) {
-        let values = match self.0.get_mut(key) {
+    fn add(&mut self, (key, value): &(Arc<str>, Arc<str>), m: i64) {
+        let values = match self.0.get_mut(&**key) {
             Some(v) => v,
-            None => self.0.entry(key.to_string()).or_default(),
+            None => self.0.entry(key.clone()).or_default(),
         };
-        match values.get_mut(value) {
+        match values.get_mut(&**value) {
             Some(c) => *c += m,
             None => {
-                values.insert(value.to_string(), m);
+                values.insert(value.clone(), m);
             }
         }
     }
@@ -65,11 +65,6 @@ impl Counts {
     fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
-    fn iter(&self) -> impl Iterator<Item = (&str, &str, i64)> {
-        self.0
-            .iter()
-            .flat_map(|(k, v)| v.iter().map(move |(v, c)| (k.as_str(), v.as_str(), *c)))
-    }
 }
 
 #[derive(Clone, Default)]
@@ -82,45 +77,71 @@ struct FilterState {
 const PF_STATE: &str = "PreFilterInterPodAffinity";
 const PS_STATE: &str = "PreScoreInterPodAffinity";
 
-fn all_match(
-    terms: &[AffinityTerm],
-    pod: &PodInfo,
-    snapshot_ns: Option<&crate::nodeinfo::Labels>,
-) -> bool {
+fn all_match(terms: &[AffinityTerm], pod: &PodInfo, snapshot_ns: Option<&Labels>) -> bool {
     !terms.is_empty() && terms.iter().all(|t| t.matches(pod, snapshot_ns))
 }
 
-fn update(
-    st: &mut FilterState,
-    pod: &PodInfo,
-    pod_ns: Option<&crate::nodeinfo::Labels>,
-    existing: &PodInfo,
-    ex_ns: Option<&crate::nodeinfo::Labels>,
-    node: &NodeInfo,
-    m: i64,
-) {
-    let labels = node.labels();
-    for t in &existing.required_anti_affinity {
-        if let Some(v) = labels.get(&t.topology_key) {
-            if t.matches(pod, pod_ns) {
-                st.existing_anti.add(&t.topology_key, v, m);
+/// What an existing pod — or each of a group of alike pods — adds to the filter's counts,
+/// evaluated once.
+struct FilterMatches<'a> {
+    /// The existing pod's required anti-affinity terms that match the incoming pod.
+    existing_anti: Vec<&'a AffinityTerm>,
+    /// Whether the existing pod matches all of the incoming pod's required affinity terms.
+    affinity: bool,
+    /// The incoming pod's required anti-affinity terms that match the existing pod.
+    anti: Vec<&'a AffinityTerm>,
+}
+
+impl<'a> FilterMatches<'a> {
+    fn new(
+        pod: &'a PodInfo,
+        pod_ns: Option<&Labels>,
+        existing: &'a PodInfo,
+        ex_ns: Option<&Labels>,
+    ) -> FilterMatches<'a> {
+        FilterMatches {
+            existing_anti: existing
+                .required_anti_affinity
+                .iter()
+                .filter(|t| t.matches(pod, pod_ns))
+                .collect(),
+            affinity: all_match(&pod.required_affinity, existing, ex_ns),
+            anti: pod
+                .required_anti_affinity
+                .iter()
+                .filter(|t| t.matches(existing, ex_ns))
+                .collect(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.existing_anti.is_empty() && !self.affinity && self.anti.is_empty()
+    }
+
+    /// Adds `m` pods on `node` to the counts.
+    fn apply(&self, st: &mut FilterState, pod: &PodInfo, node: &NodeInfo, m: i64) {
+        for t in &self.existing_anti {
+            if let Some(pair) = node.shared_label(&t.topology_key) {
+                st.existing_anti.add(pair, m);
+            }
+        }
+        if self.affinity {
+            for t in &pod.required_affinity {
+                if let Some(pair) = node.shared_label(&t.topology_key) {
+                    st.affinity.add(pair, m);
+                }
+            }
+        }
+        for t in &self.anti {
+            if let Some(pair) = node.shared_label(&t.topology_key) {
+                st.anti.add(pair, m);
             }
         }
     }
-    if all_match(&pod.required_affinity, existing, ex_ns) {
-        for t in &pod.required_affinity {
-            if let Some(v) = labels.get(&t.topology_key) {
-                st.affinity.add(&t.topology_key, v, m);
-            }
-        }
-    }
-    for t in &pod.required_anti_affinity {
-        if let Some(v) = labels.get(&t.topology_key) {
-            if t.matches(existing, ex_ns) {
-                st.anti.add(&t.topology_key, v, m);
-            }
-        }
-    }
+}
+
+fn update(st: &mut FilterState, pod: &PodInfo, existing: &PodInfo, node: &NodeInfo, m: i64) {
+    FilterMatches::new(pod, None, existing, None).apply(st, pod, node, m);
 }
 
 impl FilterState {
@@ -156,22 +177,23 @@ impl PreFilterPlugin for InterPodAffinity {
         let has_own = !pod.required_affinity.is_empty() || !pod.required_anti_affinity.is_empty();
         let mut st = FilterState::default();
         let pod_ns = snapshot.namespace_labels(&pod.namespace);
-        // Without terms of its own, only existing pods' required anti-affinity matters.
-        let nodes: Box<dyn Iterator<Item = &Arc<NodeInfo>>> = if has_own {
-            Box::new(snapshot.nodes.iter())
-        } else {
-            Box::new(snapshot.nodes_with_required_anti_affinity())
-        };
-        for node in nodes {
-            if !has_own && node.pods_with_required_anti_affinity == 0 {
+        // Terms are matched once per group of alike pods; only the nodes of the groups that
+        // match are visited.
+        for g in snapshot.pod_groups().iter() {
+            let e = &g.pod;
+            // Without terms of its own, only existing pods' required anti-affinity matters.
+            if !has_own && e.required_anti_affinity.is_empty() {
                 continue;
             }
-            for e in &node.pods {
-                if !has_own && e.required_anti_affinity.is_empty() {
-                    continue;
+            let ex_ns = snapshot.namespace_labels(&e.namespace);
+            let m = FilterMatches::new(pod, pod_ns, e, ex_ns);
+            if m.is_empty() {
+                continue;
+            }
+            for (&idx, &count) in &g.nodes {
+                if let Some(node) = snapshot.nodes.get(idx as usize) {
+                    m.apply(&mut st, pod, node, i64::from(count));
                 }
-                let ex_ns = snapshot.namespace_labels(&e.namespace);
-                update(&mut st, pod, pod_ns, e, ex_ns, node, 1);
             }
         }
         st.prune();
@@ -189,7 +211,7 @@ impl PreFilterPlugin for InterPodAffinity {
         node: &NodeInfo,
     ) -> Status {
         if let Some(st) = state.read_mut::<FilterState>(PF_STATE) {
-            update(st, pod, None, added, None, node, 1);
+            update(st, pod, added, node, 1);
             st.prune();
         }
         Status::success()
@@ -202,7 +224,7 @@ impl PreFilterPlugin for InterPodAffinity {
         node: &NodeInfo,
     ) -> Status {
         if let Some(st) = state.read_mut::<FilterState>(PF_STATE) {
-            update(st, pod, None, removed, None, node, -1);
+            update(st, pod, removed, node, -1);
             st.prune();
         }
         Status::success()
@@ -240,19 +262,38 @@ impl FilterPlugin for InterPodAffinity {
                 }
             }
         }
-        // Existing pods' anti-affinity.
-        for (k, v, c) in st.existing_anti.iter() {
-            if c > 0 && labels.get(k).map(String::as_str) == Some(v) {
-                return Status::unschedulable(ERR_EXISTING_ANTI_AFFINITY);
-            }
+        // Existing pods' anti-affinity: a lookup per node label, as the counts can hold a
+        // pair per node (hostname terms) and this runs for every node.
+        if !st.existing_anti.is_empty()
+            && node
+                .shared_labels
+                .iter()
+                .any(|(k, v)| st.existing_anti.get(k, v) > 0)
+        {
+            return Status::unschedulable(ERR_EXISTING_ANTI_AFFINITY);
         }
         Status::success()
     }
 }
 
+/// Pushes `sign × weight` for each of `terms` that matches `target`.
+fn weigh<'a>(
+    weights: &mut Vec<(&'a str, i64)>,
+    terms: &'a [WeightedAffinityTerm],
+    sign: i64,
+    target: &PodInfo,
+    target_ns: Option<&Labels>,
+) {
+    for w in terms {
+        if w.term.matches(target, target_ns) {
+            weights.push((&w.term.topology_key, sign * w.weight));
+        }
+    }
+}
+
 #[derive(Clone, Default)]
 struct ScoreState {
-    scores: HashMap<String, HashMap<String, i64>>,
+    scores: Counts,
 }
 
 impl PreScorePlugin for InterPodAffinity {
@@ -268,64 +309,53 @@ impl PreScorePlugin for InterPodAffinity {
         let pod_ns = snapshot.namespace_labels(&pod.namespace);
         let mut st = ScoreState::default();
         let mut add = |key: &str, node: &NodeInfo, w: i64| {
-            if let Some(v) = node.labels().get(key) {
-                // Allocate the key and value only the first time they are seen.
-                let values = match st.scores.get_mut(key) {
-                    Some(m) => m,
-                    None => st.scores.entry(key.to_string()).or_default(),
-                };
-                match values.get_mut(v) {
-                    Some(c) => *c += w,
-                    None => {
-                        values.insert(v.clone(), w);
+            if let Some(pair) = node.shared_label(key) {
+                st.scores.add(pair, w);
+            }
+        };
+        // Terms are weighed once per group of alike pods; only the nodes of the groups with
+        // a non-zero weight are visited.
+        let mut weights: Vec<(&str, i64)> = Vec::new();
+        for g in snapshot.pod_groups().iter() {
+            let e = &g.pod;
+            // Without preferred terms of its own, only existing pods' terms matter.
+            if !has_pref && !e.has_affinity() {
+                continue;
+            }
+            let ex_ns = snapshot.namespace_labels(&e.namespace);
+            weights.clear();
+            // The incoming pod's preferred terms over the group, then the group's terms over
+            // the incoming pod.
+            let ours = [
+                (&pod.preferred_affinity, 1),
+                (&pod.preferred_anti_affinity, -1),
+            ];
+            for (terms, sign) in ours {
+                weigh(&mut weights, terms, sign, e, ex_ns);
+            }
+            if self.hard_pod_affinity_weight > 0 {
+                for t in &e.required_affinity {
+                    if t.matches(pod, pod_ns) {
+                        weights.push((&t.topology_key, self.hard_pod_affinity_weight));
                     }
                 }
             }
-        };
-        // Without preferred terms of its own, only existing pods' terms matter.
-        let nodes: Box<dyn Iterator<Item = &Arc<NodeInfo>>> = if has_pref {
-            Box::new(snapshot.nodes.iter())
-        } else {
-            Box::new(snapshot.nodes_with_affinity())
-        };
-        for node in nodes {
-            if !has_pref && node.pods_with_affinity == 0 {
+            let theirs = [(&e.preferred_affinity, 1), (&e.preferred_anti_affinity, -1)];
+            for (terms, sign) in theirs {
+                weigh(&mut weights, terms, sign, pod, pod_ns);
+            }
+            if weights.is_empty() {
                 continue;
             }
-            if node.labels().is_empty() {
-                continue;
-            }
-            for e in &node.pods {
-                if !has_pref && !e.has_affinity() {
+            for (&idx, &count) in &g.nodes {
+                let Some(node) = snapshot.nodes.get(idx as usize) else {
+                    continue;
+                };
+                if node.labels().is_empty() {
                     continue;
                 }
-                let ex_ns = snapshot.namespace_labels(&e.namespace);
-                for w in &pod.preferred_affinity {
-                    if w.term.matches(e, ex_ns) {
-                        add(&w.term.topology_key, node, w.weight);
-                    }
-                }
-                for w in &pod.preferred_anti_affinity {
-                    if w.term.matches(e, ex_ns) {
-                        add(&w.term.topology_key, node, -w.weight);
-                    }
-                }
-                if self.hard_pod_affinity_weight > 0 {
-                    for t in &e.required_affinity {
-                        if t.matches(pod, pod_ns) {
-                            add(&t.topology_key, node, self.hard_pod_affinity_weight);
-                        }
-                    }
-                }
-                for w in &e.preferred_affinity {
-                    if w.term.matches(pod, pod_ns) {
-                        add(&w.term.topology_key, node, w.weight);
-                    }
-                }
-                for w in &e.preferred_anti_affinity {
-                    if w.term.matches(pod, pod_ns) {
-                        add(&w.term.topology_key, node, -w.weight);
-                    }
+                for &(key, w) in &weights {
+                    add(key, node, w * i64::from(count));
                 }
             }
         }
@@ -343,9 +373,9 @@ impl ScorePlugin for InterPodAffinity {
             return Ok(0);
         };
         let mut s = 0;
-        for (k, vals) in &st.scores {
-            if let Some(v) = node.labels().get(k) {
-                s += vals.get(v).copied().unwrap_or(0);
+        for (k, vals) in &st.scores.0 {
+            if let Some((_, v)) = node.shared_label(k) {
+                s += vals.get(&**v).copied().unwrap_or(0);
             }
         }
         Ok(s)

@@ -2,7 +2,9 @@
 //! nodeTaintsPolicy, plus the system default constraints that spread the pods of one
 //! Service/ReplicaSet/StatefulSet (hostname maxSkew 3, zone maxSkew 5, ScheduleAnyway).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+use foldhash::HashMap;
 use std::sync::Arc;
 
 use kubox_core::api::core_v1::Toleration;
@@ -10,7 +12,7 @@ use kubox_core::selector::{Operator, Requirement, Selector};
 
 use super::node::{find_untolerated, pod_matches_node_affinity};
 use crate::framework::*;
-use crate::nodeinfo::{selector_of, NodeInfo, PodInfo, Snapshot};
+use crate::nodeinfo::{selector_of, Domains, NodeInfo, PodInfo, Snapshot};
 
 /// `kubernetes.io/hostname`.
 pub const LABEL_HOSTNAME: &str = "kubernetes.io/hostname";
@@ -93,11 +95,11 @@ fn included(c: &Constraint, pod: &PodInfo, node: &NodeInfo) -> bool {
 }
 
 /// Adds `m` to the count of domain `v`, allocating its name only the first time.
-fn bump(counts: &mut HashMap<String, i64>, v: &str, m: i64) {
-    match counts.get_mut(v) {
+fn bump(counts: &mut HashMap<Arc<str>, i64>, v: &Arc<str>, m: i64) {
+    match counts.get_mut(&**v) {
         Some(c) => *c += m,
         None => {
-            counts.insert(v.to_owned(), m);
+            counts.insert(v.clone(), m);
         }
     }
 }
@@ -124,11 +126,84 @@ impl Default for PodTopologySpread {
     }
 }
 
-#[derive(Clone, Default)]
+/// Matching pods per topology domain of one constraint, indexed by domain id.
+#[derive(Clone)]
+struct DomainCounts {
+    domains: Arc<Domains>,
+    counts: Vec<i64>,
+    /// Whether the domain holds an eligible node: only those take part in the minimum and
+    /// in minDomains.
+    present: Vec<bool>,
+    present_len: usize,
+    /// The smallest count over the present domains (0 when there are none).
+    min: i64,
+}
+
+impl DomainCounts {
+    fn new(domains: Arc<Domains>) -> DomainCounts {
+        let n = domains.values.len();
+        DomainCounts {
+            domains,
+            counts: vec![0; n],
+            present: vec![false; n],
+            present_len: 0,
+            min: 0,
+        }
+    }
+    fn register(&mut self, id: u32) {
+        if let Some(p) = self.present.get_mut(id as usize) {
+            if !*p {
+                *p = true;
+                self.present_len += 1;
+            }
+        }
+    }
+    fn add(&mut self, id: u32, m: i64) {
+        self.register(id);
+        if let Some(c) = self.counts.get_mut(id as usize) {
+            *c += m;
+        }
+    }
+    /// Recomputes the minimum after counts changed.
+    fn finish(&mut self) {
+        self.min = self
+            .counts
+            .iter()
+            .zip(&self.present)
+            .filter(|(_, p)| **p)
+            .map(|(c, _)| *c)
+            .min()
+            .unwrap_or(0);
+    }
+    fn count(&self, id: Option<u32>) -> i64 {
+        id.filter(|&i| self.present.get(i as usize) == Some(&true))
+            .and_then(|i| self.counts.get(i as usize).copied())
+            .unwrap_or(0)
+    }
+}
+
+#[derive(Clone)]
 struct FilterState {
     constraints: Vec<Constraint>,
-    /// Per constraint: domain value → matching pods.
-    counts: Vec<HashMap<String, i64>>,
+    /// Per constraint: matching pods per domain.
+    counts: Vec<DomainCounts>,
+    /// Per constraint: 1 when the incoming pod matches its own selector.
+    self_match: Vec<i64>,
+}
+
+/// Whether the pod restricts nodes by nodeSelector or required node affinity (otherwise
+/// `nodeAffinityPolicy: Honor` includes every node).
+fn has_node_constraints(pod: &PodInfo) -> bool {
+    pod.pod.spec.as_ref().is_some_and(|s| {
+        s.node_selector.as_ref().is_some_and(|m| !m.is_empty())
+            || s.affinity
+                .as_ref()
+                .and_then(|a| a.node_affinity.as_ref())
+                .is_some_and(|n| {
+                    n.required_during_scheduling_ignored_during_execution
+                        .is_some()
+                })
+    })
 }
 
 const PF_STATE: &str = "PreFilterPodTopologySpread";
@@ -162,8 +237,10 @@ fn update(st: &mut FilterState, pod: &PodInfo, other: &PodInfo, node: &NodeInfo,
         if !included(c, pod, node) || !c.selector.matches(other.labels()) {
             continue;
         }
-        if let Some(v) = node.labels().get(&c.topology_key) {
-            bump(&mut st.counts[i], v, m);
+        let d = &mut st.counts[i];
+        if let Some(id) = d.domains.id_of(&c.topology_key, node) {
+            d.add(id, m);
+            d.finish();
         }
     }
 }
@@ -179,26 +256,57 @@ impl PreFilterPlugin for PodTopologySpread {
         if cs.is_empty() {
             return Status::skip().into();
         }
-        let mut counts = vec![HashMap::new(); cs.len()];
-        for node in snapshot.nodes.iter() {
-            if !has_all_keys(node, &cs) {
+        // Every eligible node's domain takes part (minDomains and the global minimum see
+        // empty domains); the matching pods are then added per group of alike pods, a
+        // selector matched once per group. Domains are ids into per-key vectors.
+        let domains: Vec<Arc<Domains>> = cs
+            .iter()
+            .map(|c| snapshot.domains(&c.topology_key))
+            .collect();
+        let mut counts: Vec<DomainCounts> =
+            domains.iter().cloned().map(DomainCounts::new).collect();
+        let node_constraints = has_node_constraints(pod);
+        let n = snapshot.nodes.len();
+        let mut eligible = vec![vec![false; n]; cs.len()];
+        for (idx, node) in snapshot.nodes.iter().enumerate() {
+            // has_all_keys
+            if domains.iter().any(|d| d.of_node[idx] == Domains::NONE) {
                 continue;
             }
             for (i, c) in cs.iter().enumerate() {
-                if !included(c, pod, node) {
+                let trivial = (!c.honor_affinity || !node_constraints) && !c.honor_taints;
+                if trivial || included(c, pod, node) {
+                    eligible[i][idx] = true;
+                    counts[i].register(domains[i].of_node[idx]);
+                }
+            }
+        }
+        for g in snapshot.pod_groups().iter() {
+            let e = &g.pod;
+            if e.namespace != pod.namespace || e.is_terminating() {
+                continue;
+            }
+            for (i, c) in cs.iter().enumerate() {
+                if !c.selector.matches(e.labels()) {
                     continue;
                 }
-                let v = &node.labels()[&c.topology_key];
-                bump(
-                    &mut counts[i],
-                    v,
-                    count_matching(&node.pods, &c.selector, &pod.namespace),
-                );
+                for (&idx, &m) in &g.nodes {
+                    if eligible[i].get(idx as usize) == Some(&true) {
+                        counts[i].add(domains[i].of_node[idx as usize], i64::from(m));
+                    }
+                }
             }
+        }
+        for d in &mut counts {
+            d.finish();
         }
         state.write(
             PF_STATE,
             FilterState {
+                self_match: cs
+                    .iter()
+                    .map(|c| i64::from(c.selector.matches(pod.labels())))
+                    .collect(),
                 constraints: cs,
                 counts,
             },
@@ -232,21 +340,20 @@ impl PreFilterPlugin for PodTopologySpread {
 }
 
 impl FilterPlugin for PodTopologySpread {
-    fn filter(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
+    fn filter(&self, state: &CycleState, _: &PodInfo, node: &NodeInfo) -> Status {
         let Some(st) = state.read::<FilterState>(PF_STATE) else {
             return Status::success();
         };
         for (i, c) in st.constraints.iter().enumerate() {
-            let Some(v) = node.labels().get(&c.topology_key) else {
+            let Some((_, v)) = node.shared_label(&c.topology_key) else {
                 return Status::unresolvable(ERR_SPREAD_MISSING_LABEL);
             };
-            let domains = &st.counts[i];
-            let mut min = domains.values().copied().min().unwrap_or(0);
-            if (domains.len() as i64) < c.min_domains {
+            let d = &st.counts[i];
+            let mut min = d.min;
+            if (d.present_len as i64) < c.min_domains {
                 min = 0;
             }
-            let self_match = i64::from(c.selector.matches(pod.labels()));
-            let skew = domains.get(v).copied().unwrap_or(0) + self_match - min;
+            let skew = d.count(d.domains.ids.get(&**v).copied()) + st.self_match[i] - min;
             if skew > c.max_skew {
                 return Status::unschedulable(ERR_SPREAD);
             }
@@ -259,7 +366,7 @@ impl FilterPlugin for PodTopologySpread {
 struct ScoreState {
     constraints: Vec<Constraint>,
     ignored: HashSet<String>,
-    pair_counts: Vec<HashMap<String, i64>>,
+    pair_counts: Vec<HashMap<Arc<str>, i64>>,
     weights: Vec<f64>,
 }
 
@@ -297,7 +404,7 @@ impl PreScorePlugin for PodTopologySpread {
         }
         let require_all = explicit || !self.system_defaulting;
         let mut st = ScoreState {
-            pair_counts: vec![HashMap::new(); cs.len()],
+            pair_counts: vec![HashMap::default(); cs.len()],
             ..ScoreState::default()
         };
         let mut sizes = vec![0usize; cs.len()];
@@ -311,7 +418,7 @@ impl PreScorePlugin for PodTopologySpread {
                     sizes[i] += 1;
                     continue;
                 }
-                if let Some(v) = n.labels().get(&c.topology_key) {
+                if let Some((_, v)) = n.shared_label(&c.topology_key) {
                     bump(&mut st.pair_counts[i], v, 0);
                 }
             }
@@ -321,24 +428,34 @@ impl PreScorePlugin for PodTopologySpread {
                 sizes[i] = st.pair_counts[i].len();
             }
         }
-        for node in snapshot.nodes.iter() {
-            if require_all && !has_all_keys(node, &cs) {
+        // Matching pods per domain of the filtered nodes, a selector matched once per group
+        // of alike pods.
+        for g in snapshot.pod_groups().iter() {
+            let e = &g.pod;
+            if e.namespace != pod.namespace || e.is_terminating() {
                 continue;
             }
             for (i, c) in cs.iter().enumerate() {
-                if c.topology_key == LABEL_HOSTNAME {
+                if c.topology_key == LABEL_HOSTNAME || !c.selector.matches(e.labels()) {
                     continue;
                 }
-                let Some(v) = node.labels().get(&c.topology_key) else {
-                    continue;
-                };
-                let Some(slot) = st.pair_counts[i].get_mut(v) else {
-                    continue;
-                };
-                if !included(c, pod, node) {
-                    continue;
+                for (&idx, &n) in &g.nodes {
+                    let Some(node) = snapshot.nodes.get(idx as usize) else {
+                        continue;
+                    };
+                    if require_all && !has_all_keys(node, &cs) {
+                        continue;
+                    }
+                    let Some(v) = node.labels().get(&c.topology_key) else {
+                        continue;
+                    };
+                    let Some(slot) = st.pair_counts[i].get_mut(v.as_str()) else {
+                        continue;
+                    };
+                    if included(c, pod, node) {
+                        *slot += i64::from(n);
+                    }
                 }
-                *slot += count_matching(&node.pods, &c.selector, &pod.namespace);
             }
         }
         st.weights = sizes.iter().map(|&s| ((s + 2) as f64).ln()).collect();
@@ -362,7 +479,7 @@ impl ScorePlugin for PodTopologySpread {
                 let cnt = if c.topology_key == LABEL_HOSTNAME {
                     count_matching(&node.pods, &c.selector, &pod.namespace)
                 } else {
-                    st.pair_counts[i].get(v).copied().unwrap_or(0)
+                    st.pair_counts[i].get(v.as_str()).copied().unwrap_or(0)
                 };
                 score += cnt as f64 * st.weights[i] + (c.max_skew - 1) as f64;
             }
