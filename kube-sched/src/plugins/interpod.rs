@@ -1,11 +1,12 @@
 //! `InterPodAffinity`: required and preferred pod affinity and anti-affinity over topology
 //! domains, with existing pods' required anti-affinity honoured symmetrically.
 
-use foldhash::HashMap;
 use std::sync::Arc;
 
 use crate::framework::*;
-use crate::nodeinfo::{AffinityTerm, Labels, NodeInfo, PodInfo, Snapshot, WeightedAffinityTerm};
+use crate::nodeinfo::{
+    AffinityTerm, Domains, Labels, NodeInfo, PodInfo, Snapshot, WeightedAffinityTerm,
+};
 
 /// InterPodAffinity's reasons.
 pub const ERR_AFFINITY: &str = "node(s) didn't match pod affinity rules";
@@ -30,45 +31,97 @@ impl Default for InterPodAffinity {
     }
 }
 
-/// Pod counts per topology pair: topology key → value → count, keyed by the nodes' shared
-/// label strings (no allocation per pair) and looked up by `&str`.
+/// Pod counts per topology domain for each topology key: vectors indexed by the snapshot's
+/// domain ids (see [`Snapshot::domains`]), so that counting and looking up hash no label
+/// strings.
 #[derive(Clone, Default)]
-struct Counts(HashMap<Arc<str>, HashMap<Arc<str>, i64>>);
+struct Counts {
+    keys: Vec<KeyCounts>,
+}
+
+#[derive(Clone)]
+struct KeyCounts {
+    key: String,
+    domains: Arc<Domains>,
+    counts: Vec<i64>,
+    /// Number of domains with a non-zero count.
+    nonzero: usize,
+}
+
+impl KeyCounts {
+    fn bump(&mut self, id: u32, m: i64) {
+        let Some(c) = self.counts.get_mut(id as usize) else {
+            return;
+        };
+        let was = *c != 0;
+        *c += m;
+        match (was, *c != 0) {
+            (true, false) => self.nonzero -= 1,
+            (false, true) => self.nonzero += 1,
+            _ => {}
+        }
+    }
+    /// The count of `node`'s domain (0 when it lacks the key).
+    fn of(&self, node: &NodeInfo) -> i64 {
+        self.domains
+            .id_of(&self.key, node)
+            .and_then(|id| self.counts.get(id as usize).copied())
+            .unwrap_or(0)
+    }
+}
 
 impl Counts {
-    fn add(&mut self, (key, value): &(Arc<str>, Arc<str>), m: i64) {
-        let values = match self.0.get_mut(&**key) {
-            Some(v) => v,
-            None => self.0.entry(key.clone()).or_default(),
-        };
-        match values.get_mut(&**value) {
-            Some(c) => *c += m,
-            None => {
-                values.insert(value.clone(), m);
+    /// The index of `key`'s counts, created on first use.
+    fn slot(&mut self, key: &str, snapshot: &Snapshot) -> usize {
+        if let Some(i) = self.keys.iter().position(|k| k.key == key) {
+            return i;
+        }
+        let domains = snapshot.domains(key);
+        self.keys.push(KeyCounts {
+            key: key.to_string(),
+            counts: vec![0; domains.values.len()],
+            domains,
+            nonzero: 0,
+        });
+        self.keys.len() - 1
+    }
+    /// Adds `m` to the domain of the snapshot's node at `idx`.
+    fn add_at(&mut self, slot: usize, idx: u32, m: i64) {
+        let k = &mut self.keys[slot];
+        if let Some(&id) = k.domains.of_node.get(idx as usize) {
+            if id != Domains::NONE {
+                k.bump(id, m);
             }
         }
     }
-    fn get(&self, key: &str, value: &str) -> i64 {
-        self.0
-            .get(key)
-            .and_then(|v| v.get(value))
-            .copied()
-            .unwrap_or(0)
-    }
-    /// Drops the pairs whose count went back to zero.
-    fn prune(&mut self) {
-        for v in self.0.values_mut() {
-            v.retain(|_, c| *c != 0);
+    /// Adds `m` to `node`'s domain of `key` (by its label value: a node outside the snapshot
+    /// counts where the snapshot's node of the same domain does).
+    fn add_node(&mut self, key: &str, node: &NodeInfo, snapshot: &Snapshot, m: i64) {
+        let s = self.slot(key, snapshot);
+        if let Some(id) = self.keys[s].domains.id_of(key, node) {
+            self.keys[s].bump(id, m);
         }
-        self.0.retain(|_, v| !v.is_empty());
+    }
+    /// The count of `node`'s domain of `key`.
+    fn get(&self, key: &str, node: &NodeInfo) -> i64 {
+        self.keys
+            .iter()
+            .find(|k| k.key == key)
+            .map_or(0, |k| k.of(node))
+    }
+    /// Whether some domain of some key has a positive count for `node`.
+    fn any_positive(&self, node: &NodeInfo) -> bool {
+        self.keys.iter().any(|k| k.nonzero > 0 && k.of(node) > 0)
     }
     fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.keys.iter().all(|k| k.nonzero == 0)
     }
 }
 
 #[derive(Clone, Default)]
 struct FilterState {
+    /// The cycle's snapshot, for the domains of keys first met in `add_pod`.
+    snapshot: Snapshot,
     existing_anti: Counts,
     affinity: Counts,
     anti: Counts,
@@ -79,6 +132,14 @@ const PS_STATE: &str = "PreScoreInterPodAffinity";
 
 fn all_match(terms: &[AffinityTerm], pod: &PodInfo, snapshot_ns: Option<&Labels>) -> bool {
     !terms.is_empty() && terms.iter().all(|t| t.matches(pod, snapshot_ns))
+}
+
+/// The filter's three counts.
+#[derive(Clone, Copy)]
+enum Which {
+    ExistingAnti,
+    Affinity,
+    Anti,
 }
 
 /// What an existing pod — or each of a group of alike pods — adds to the filter's counts,
@@ -118,24 +179,26 @@ impl<'a> FilterMatches<'a> {
         self.existing_anti.is_empty() && !self.affinity && self.anti.is_empty()
     }
 
-    /// Adds `m` pods on `node` to the counts.
-    fn apply(&self, st: &mut FilterState, pod: &PodInfo, node: &NodeInfo, m: i64) {
-        for t in &self.existing_anti {
-            if let Some(pair) = node.shared_label(&t.topology_key) {
-                st.existing_anti.add(pair, m);
-            }
-        }
-        if self.affinity {
-            for t in &pod.required_affinity {
-                if let Some(pair) = node.shared_label(&t.topology_key) {
-                    st.affinity.add(pair, m);
-                }
-            }
-        }
-        for t in &self.anti {
-            if let Some(pair) = node.shared_label(&t.topology_key) {
-                st.anti.add(pair, m);
-            }
+    /// The terms whose counts a match adds to: (which counts, topology key).
+    fn targets(&self, pod: &'a PodInfo) -> impl Iterator<Item = (Which, &'a str)> + '_ {
+        let existing = self.existing_anti.iter().map(|&t| (Which::ExistingAnti, t));
+        let affinity = pod
+            .required_affinity
+            .iter()
+            .filter(|_| self.affinity)
+            .map(|t| (Which::Affinity, t));
+        let anti = self.anti.iter().map(|&t| (Which::Anti, t));
+        existing
+            .chain(affinity)
+            .chain(anti)
+            .map(|(w, t)| (w, t.topology_key.as_str()))
+    }
+
+    /// Adds `m` pods on `node` to the counts (by its label values).
+    fn apply(&self, st: &mut FilterState, pod: &'a PodInfo, node: &NodeInfo, m: i64) {
+        for (w, key) in self.targets(pod) {
+            let (snapshot, counts) = st.split(w);
+            counts.add_node(key, node, snapshot, m);
         }
     }
 }
@@ -145,10 +208,14 @@ fn update(st: &mut FilterState, pod: &PodInfo, existing: &PodInfo, node: &NodeIn
 }
 
 impl FilterState {
-    fn prune(&mut self) {
-        self.existing_anti.prune();
-        self.affinity.prune();
-        self.anti.prune();
+    /// The snapshot and one of the counts (disjoint borrows).
+    fn split(&mut self, w: Which) -> (&Snapshot, &mut Counts) {
+        let counts = match w {
+            Which::ExistingAnti => &mut self.existing_anti,
+            Which::Affinity => &mut self.affinity,
+            Which::Anti => &mut self.anti,
+        };
+        (&self.snapshot, counts)
     }
 }
 
@@ -175,7 +242,10 @@ impl PreFilterPlugin for InterPodAffinity {
         snapshot: &Snapshot,
     ) -> PreFilterResult {
         let has_own = !pod.required_affinity.is_empty() || !pod.required_anti_affinity.is_empty();
-        let mut st = FilterState::default();
+        let mut st = FilterState {
+            snapshot: snapshot.clone(),
+            ..FilterState::default()
+        };
         let pod_ns = snapshot.namespace_labels(&pod.namespace);
         // Terms are matched once per group of alike pods; only the nodes of the groups that
         // match are visited.
@@ -190,13 +260,17 @@ impl PreFilterPlugin for InterPodAffinity {
             if m.is_empty() {
                 continue;
             }
+            // Each target's counts slot once per group, then plain vector adds per node.
+            let slots: Vec<(Which, usize)> = m
+                .targets(pod)
+                .map(|(w, key)| (w, st.split(w).1.slot(key, snapshot)))
+                .collect();
             for (&idx, &count) in &g.nodes {
-                if let Some(node) = snapshot.nodes.get(idx as usize) {
-                    m.apply(&mut st, pod, node, i64::from(count));
+                for &(w, slot) in &slots {
+                    st.split(w).1.add_at(slot, idx, i64::from(count));
                 }
             }
         }
-        st.prune();
         if !has_own && st.existing_anti.is_empty() {
             return Status::skip().into();
         }
@@ -212,7 +286,6 @@ impl PreFilterPlugin for InterPodAffinity {
     ) -> Status {
         if let Some(st) = state.read_mut::<FilterState>(PF_STATE) {
             update(st, pod, added, node, 1);
-            st.prune();
         }
         Status::success()
     }
@@ -225,7 +298,6 @@ impl PreFilterPlugin for InterPodAffinity {
     ) -> Status {
         if let Some(st) = state.read_mut::<FilterState>(PF_STATE) {
             update(st, pod, removed, node, -1);
-            st.prune();
         }
         Status::success()
     }
@@ -243,8 +315,8 @@ impl FilterPlugin for InterPodAffinity {
             for t in &pod.required_affinity {
                 match labels.get(&t.topology_key) {
                     None => return Status::unresolvable(ERR_AFFINITY),
-                    Some(v) => {
-                        if st.affinity.get(&t.topology_key, v) <= 0 {
+                    Some(_) => {
+                        if st.affinity.get(&t.topology_key, node) <= 0 {
                             exist = false;
                         }
                     }
@@ -256,20 +328,13 @@ impl FilterPlugin for InterPodAffinity {
         }
         // Anti-affinity of the pod.
         for t in &pod.required_anti_affinity {
-            if let Some(v) = labels.get(&t.topology_key) {
-                if st.anti.get(&t.topology_key, v) > 0 {
-                    return Status::unschedulable(ERR_ANTI_AFFINITY);
-                }
+            // (0 when the node lacks the key)
+            if st.anti.get(&t.topology_key, node) > 0 {
+                return Status::unschedulable(ERR_ANTI_AFFINITY);
             }
         }
-        // Existing pods' anti-affinity: a lookup per node label, as the counts can hold a
-        // pair per node (hostname terms) and this runs for every node.
-        if !st.existing_anti.is_empty()
-            && node
-                .shared_labels
-                .iter()
-                .any(|(k, v)| st.existing_anti.get(k, v) > 0)
-        {
+        // Existing pods' anti-affinity.
+        if st.existing_anti.any_positive(node) {
             return Status::unschedulable(ERR_EXISTING_ANTI_AFFINITY);
         }
         Status::success()
@@ -308,11 +373,6 @@ impl PreScorePlugin for InterPodAffinity {
             !pod.preferred_affinity.is_empty() || !pod.preferred_anti_affinity.is_empty();
         let pod_ns = snapshot.namespace_labels(&pod.namespace);
         let mut st = ScoreState::default();
-        let mut add = |key: &str, node: &NodeInfo, w: i64| {
-            if let Some(pair) = node.shared_label(key) {
-                st.scores.add(pair, w);
-            }
-        };
         // Terms are weighed once per group of alike pods; only the nodes of the groups with
         // a non-zero weight are visited.
         let mut weights: Vec<(&str, i64)> = Vec::new();
@@ -347,15 +407,13 @@ impl PreScorePlugin for InterPodAffinity {
             if weights.is_empty() {
                 continue;
             }
+            let slots: Vec<(usize, i64)> = weights
+                .iter()
+                .map(|&(key, w)| (st.scores.slot(key, snapshot), w))
+                .collect();
             for (&idx, &count) in &g.nodes {
-                let Some(node) = snapshot.nodes.get(idx as usize) else {
-                    continue;
-                };
-                if node.labels().is_empty() {
-                    continue;
-                }
-                for &(key, w) in &weights {
-                    add(key, node, w * i64::from(count));
+                for &(slot, w) in &slots {
+                    st.scores.add_at(slot, idx, w * i64::from(count));
                 }
             }
         }
@@ -372,13 +430,7 @@ impl ScorePlugin for InterPodAffinity {
         let Some(st) = state.read::<ScoreState>(PS_STATE) else {
             return Ok(0);
         };
-        let mut s = 0;
-        for (k, vals) in &st.scores.0 {
-            if let Some((_, v)) = node.shared_label(k) {
-                s += vals.get(&**v).copied().unwrap_or(0);
-            }
-        }
-        Ok(s)
+        Ok(st.scores.keys.iter().map(|k| k.of(node)).sum())
     }
     fn normalize_score(&self, _: &CycleState, _: &PodInfo, scores: &mut [NodeScore]) -> Status {
         let max = scores.iter().map(|s| s.score).max().unwrap_or(0);
