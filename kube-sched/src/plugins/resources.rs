@@ -11,9 +11,48 @@ use crate::resources::{Resource, CPU, EPHEMERAL_STORAGE, MEMORY};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResourceSpec {
     /// `cpu`, `memory`, `nvidia.com/gpu`, …
-    pub name: String,
+    name: String,
+    /// The name resolved once: scoring reads it for every node of every cycle.
+    kind: Kind,
     /// Weight (0 is taken as 1).
     pub weight: i64,
+}
+
+/// Which field of a [`Resource`] a name is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Cpu,
+    Memory,
+    EphemeralStorage,
+    Other,
+}
+
+impl ResourceSpec {
+    /// Resource `name` scored with `weight`.
+    pub fn new(name: impl Into<String>, weight: i64) -> ResourceSpec {
+        let name = name.into();
+        let kind = match name.as_str() {
+            CPU => Kind::Cpu,
+            MEMORY => Kind::Memory,
+            EPHEMERAL_STORAGE => Kind::EphemeralStorage,
+            _ => Kind::Other,
+        };
+        ResourceSpec { name, kind, weight }
+    }
+
+    /// The resource name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn of(&self, r: &Resource) -> i64 {
+        match self.kind {
+            Kind::Cpu => r.milli_cpu,
+            Kind::Memory => r.memory,
+            Kind::EphemeralStorage => r.ephemeral_storage,
+            Kind::Other => r.get(&self.name),
+        }
+    }
 }
 
 /// One point of RequestedToCapacityRatio's shape: utilization (0–100) → score (0–10).
@@ -59,16 +98,7 @@ impl Default for NodeResourcesFit {
 }
 
 fn default_resources() -> Vec<ResourceSpec> {
-    vec![
-        ResourceSpec {
-            name: CPU.into(),
-            weight: 1,
-        },
-        ResourceSpec {
-            name: MEMORY.into(),
-            weight: 1,
-        },
-    ]
+    vec![ResourceSpec::new(CPU, 1), ResourceSpec::new(MEMORY, 1)]
 }
 
 /// Why a pod does not fit a node's resources (`InsufficientResource`).
@@ -194,24 +224,24 @@ impl FilterPlugin for NodeResourcesFit {
 fn requested_allocatable(
     pod: &PodInfo,
     node: &NodeInfo,
-    resource: &str,
+    resource: &ResourceSpec,
     use_requested: bool,
 ) -> Option<(i64, i64)> {
-    let alloc = node.allocatable.get(resource);
-    let (node_req, pod_req) = match resource {
-        CPU | MEMORY if !use_requested => (
-            node.non_zero_requested.get(resource),
-            pod.non_zero_requests.get(resource),
+    let alloc = resource.of(&node.allocatable);
+    let (node_req, pod_req) = match resource.kind {
+        Kind::Cpu | Kind::Memory if !use_requested => (
+            resource.of(&node.non_zero_requested),
+            resource.of(&pod.non_zero_requests),
         ),
-        CPU | MEMORY | EPHEMERAL_STORAGE => {
-            (node.requested.get(resource), pod.requests.get(resource))
+        Kind::Cpu | Kind::Memory | Kind::EphemeralStorage => {
+            (resource.of(&node.requested), resource.of(&pod.requests))
         }
-        other => {
-            let p = pod.requests.get(other);
+        Kind::Other => {
+            let p = resource.of(&pod.requests);
             if p == 0 || alloc == 0 {
                 return None;
             }
-            (node.requested.get(other), p)
+            (resource.of(&node.requested), p)
         }
     };
     Some((node_req + pod_req, alloc))
@@ -263,7 +293,7 @@ pub fn fit_score(
         ScoringStrategy::RequestedToCapacityRatio(shape) => {
             let (mut sum, mut wsum) = (0f64, 0i64);
             for r in resources {
-                let Some((req, alloc)) = requested_allocatable(pod, node, &r.name, false) else {
+                let Some((req, alloc)) = requested_allocatable(pod, node, r, false) else {
                     continue;
                 };
                 if alloc == 0 {
@@ -286,7 +316,7 @@ pub fn fit_score(
         _ => {
             let (mut sum, mut wsum) = (0i64, 0i64);
             for r in resources {
-                let Some((req, alloc)) = requested_allocatable(pod, node, &r.name, false) else {
+                let Some((req, alloc)) = requested_allocatable(pod, node, r, false) else {
                     continue;
                 };
                 let w = r.weight.max(1);
@@ -358,7 +388,7 @@ pub fn balanced_score(resources: &[ResourceSpec], pod: &PodInfo, node: &NodeInfo
     let mut more: Vec<f64> = Vec::new();
     let mut n = 0usize;
     for r in resources {
-        let Some((req, alloc)) = requested_allocatable(pod, node, &r.name, true) else {
+        let Some((req, alloc)) = requested_allocatable(pod, node, r, true) else {
             continue;
         };
         if alloc == 0 {

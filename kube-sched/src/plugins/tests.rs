@@ -202,14 +202,8 @@ fn fit_scoring_strategies_table() {
     );
     let ni = NodeInfo::new(n.clone());
     let res = vec![
-        resources::ResourceSpec {
-            name: "cpu".into(),
-            weight: 1,
-        },
-        resources::ResourceSpec {
-            name: "memory".into(),
-            weight: 1,
-        },
+        resources::ResourceSpec::new("cpu", 1),
+        resources::ResourceSpec::new("memory", 1),
     ];
     assert_eq!(
         resources::fit_score(&ScoringStrategy::LeastAllocated, &res, &p, &ni),
