@@ -234,12 +234,11 @@ fn too_old(requested: Revision, compacted: Revision) -> errors::Error {
 /// One store event as a watch event, after the selectors (old and new state).
 fn translate(s: &Strategy, filter: &Filter, ev: &Event) -> Option<WatchEvent<Value>> {
     if ev.kind == EventKind::Put && filter.is_empty() {
-        // Without selectors the old state only has to be there (and decodable): check it
-        // without building it, one full decode per event instead of two.
-        let old_matches = ev
-            .prev
-            .as_ref()
-            .is_some_and(|kv| serde_json::from_slice::<serde::de::IgnoredAny>(&kv.value).is_ok());
+        // Without selectors only whether there was an old state matters: one decode per
+        // event instead of two. (Stored values are written by the API after validation and
+        // checksummed by the store; an old value that does not decode is a corrupt store, not
+        // an Added event.)
+        let old_matches = ev.prev.is_some();
         let new = decode(s, &ev.kv).ok()?;
         let t = if old_matches {
             WatchEventType::Modified

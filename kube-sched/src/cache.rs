@@ -405,6 +405,44 @@ mod tests {
     }
 
     #[test]
+    fn domains_follow_label_changes() {
+        let mut c = Cache::new();
+        c.upsert_nodes(vec![node("a", "z1"), node("b", "z2")]);
+        let key = "topology.kubernetes.io/zone";
+        let before = c.snapshot();
+        let d = before.domains(key);
+        assert_eq!(d.values.len(), 2);
+        let a = before.index["a"];
+        assert_eq!(&*d.values[d.of_node[a] as usize], "z1");
+        // Same labels: the cached domains stay.
+        c.upsert_node(node("a", "z1"));
+        assert!(Arc::ptr_eq(&c.snapshot().domains(key), &d));
+        // A label change (here a zone change, which also reorders nodes) recomputes them;
+        // the older snapshot keeps its own.
+        c.upsert_node(node("a", "z2"));
+        let s = c.snapshot();
+        let d2 = s.domains(key);
+        assert_eq!(d2.values.len(), 1);
+        assert_eq!(&*d2.values[d2.of_node[s.index["a"]] as usize], "z2");
+        assert_eq!(before.domains(key).values.len(), 2);
+        // A change of another label only.
+        let mut other = (*node("b", "z2")).clone();
+        other
+            .metadata
+            .labels
+            .as_mut()
+            .unwrap()
+            .insert("rack".into(), "r1".into());
+        c.upsert_node(Arc::new(other));
+        let s = c.snapshot();
+        assert_eq!(s.domains("rack").values.len(), 1);
+        assert_eq!(
+            s.domains("rack").of_node[s.index["a"]],
+            crate::nodeinfo::Domains::NONE
+        );
+    }
+
+    #[test]
     fn pods_survive_node_removal() {
         let mut c = Cache::new();
         c.upsert_node(node("n", "a"));

@@ -1055,6 +1055,57 @@ fn preemption_picks_node_and_minimal_victims() {
     );
 }
 
+/// Preemption's dry runs remove victims from the cycle state's affinity and spreading
+/// counts (`remove_pod`), which are indexed by topology domain.
+#[test]
+fn preemption_removes_victims_from_affinity_and_spread_counts() {
+    let prof = default_profile("default-scheduler");
+    let nodes = vec![node("n1", json!({})), node("n2", json!({}))];
+    let x = |name: &str, node: &str| {
+        pod_prio(
+            name,
+            1,
+            json!({"metadata": {"labels": {"app": "x"}}, "spec": {"nodeName": node}}),
+        )
+    };
+    let mut hog = cpu("4");
+    merge(&mut hog, json!({"spec": {"nodeName": "n2"}}));
+    // n1: two low-priority app=x pods; n2: full with a pod the preemptor may not evict.
+    let existing = vec![x("low1", "n1"), x("low2", "n1"), pod_prio("hog", 1000, hog)];
+    let snap = Snapshot::from_objects(nodes, existing);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    let pre = crate::preemption::DefaultPreemption::default();
+    let selector = json!({"matchLabels": {"app": "x"}});
+    let cases = [
+        json!({"affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+            {"labelSelector": selector, "topologyKey": "kubernetes.io/hostname"}]}}}),
+        // n1's skew is 2 + 1 - 0: both app=x pods must go for 0 + 1 - 0 <= 1.
+        json!({"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+            "whenUnsatisfiable": "DoNotSchedule", "labelSelector": selector}]}),
+    ];
+    for (i, spec) in cases.into_iter().enumerate() {
+        let mut extra = cpu("1");
+        merge(
+            &mut extra,
+            json!({"metadata": {"labels": {"app": "x"}}, "spec": spec}),
+        );
+        let p = pod_prio("p", 100, extra);
+        let mut st = CycleState::default();
+        let err = prof
+            .schedule(&mut st, &p, &snap, &mut 0, &mut rng, &|_| vec![])
+            .unwrap_err();
+        let ScheduleError::Fit(fe) = err else {
+            panic!("case {i}: not a fit error")
+        };
+        let r = pre.preempt(&st, &p, &snap, &fe.statuses, &prof, 0);
+        assert!(r.status.is_success(), "case {i}: {}", r.status);
+        assert_eq!(r.nominated_node.as_deref(), Some("n1"), "case {i}");
+        let mut victims: Vec<_> = r.victims.iter().map(|v| v.name.as_str()).collect();
+        victims.sort();
+        assert_eq!(victims, ["low1", "low2"], "case {i}");
+    }
+}
+
 #[test]
 fn preemption_leaves_room_of_pods_nominated_to_a_node() {
     let prof = default_profile("default-scheduler");
