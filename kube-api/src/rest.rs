@@ -196,7 +196,12 @@ pub(crate) fn new_uid() -> String {
     let mut b: [u8; 16] = rand::rng().random();
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let h: String = b
+        .iter()
+        .flat_map(|x| [HEX[usize::from(x >> 4)], HEX[usize::from(x & 0xf)]])
+        .map(char::from)
+        .collect();
     format!(
         "{}-{}-{}-{}-{}",
         &h[0..8],

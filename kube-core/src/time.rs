@@ -36,17 +36,40 @@ impl MicroTime {
     }
 }
 
+/// Writes the UTC date and time of `ts` as `YYYY-MM-DDTHH:MM:SS` (whole seconds).
+///
+/// Formatted by hand rather than with `strftime`: every object the API writes carries
+/// timestamps, and parsing a format string per field showed in the request path.
+fn write_civil(f: &mut fmt::Formatter<'_>, ts: jiff::Timestamp) -> fmt::Result {
+    let dt = jiff::tz::Offset::UTC.to_datetime(ts);
+    write!(
+        f,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        dt.year(),
+        dt.month(),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second()
+    )
+}
+
 impl fmt::Display for Time {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Truncate to whole seconds like Go's time.RFC3339 layout.
-        let ts = jiff::Timestamp::from_second(self.0.as_second()).unwrap_or(self.0);
-        write!(f, "{}", ts.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        // Truncated to whole seconds like Go's time.RFC3339 layout.
+        write_civil(f, self.0)?;
+        f.write_str("Z")
     }
 }
 
 impl fmt::Display for MicroTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.strftime("%Y-%m-%dT%H:%M:%S.%6fZ"))
+        write_civil(f, self.0)?;
+        let micros = jiff::tz::Offset::UTC
+            .to_datetime(self.0)
+            .subsec_nanosecond()
+            / 1000;
+        write!(f, ".{micros:06}Z")
     }
 }
 
@@ -89,6 +112,18 @@ mod tests {
         );
         let t: Time = serde_json::from_str("\"2024-05-01T12:00:00.75+02:00\"").unwrap();
         assert_eq!(t.to_string(), "2024-05-01T10:00:00Z");
+    }
+
+    #[test]
+    fn formatting_pads_every_field() {
+        let t: Time = serde_json::from_str("\"0999-01-02T03:04:05Z\"").unwrap();
+        assert_eq!(t.to_string(), "0999-01-02T03:04:05Z");
+        let t: MicroTime = serde_json::from_str("\"1969-12-31T23:59:59.000042Z\"").unwrap();
+        assert_eq!(t.to_string(), "1969-12-31T23:59:59.000042Z");
+        assert_eq!(
+            Time::from_unix_seconds(0).to_string(),
+            "1970-01-01T00:00:00Z"
+        );
     }
 
     #[test]
