@@ -215,15 +215,20 @@ async fn create_pods(
     tracker: Arc<Tracker>,
 ) {
     let api: Api<Pod> = Api::namespaced(client, phase.namespace());
+    // The template is parsed once, as scheduler_perf reads its template file once.
+    let template: Arc<Pod> =
+        Arc::new(serde_json::from_value(pod("template", w, phase)).expect("pod template"));
     let par = 4;
     let mut tasks = Vec::new();
     for t in 0..par {
         let api = api.clone();
         let tracker = tracker.clone();
+        let template = template.clone();
         tasks.push(tokio::spawn(async move {
             for i in (t..n).step_by(par) {
                 let name = format!("{}-{i}", phase.prefix());
-                let p: Pod = serde_json::from_value(pod(&name, w, phase)).expect("pod template");
+                let mut p = (*template).clone();
+                p.metadata.name = Some(name.clone());
                 tracker.created.lock().insert(name.clone(), Instant::now());
                 if let Err(e) = api.create(&PostParams::default(), &p).await {
                     eprintln!("create {name}: {e}");
