@@ -11,8 +11,10 @@
 //!   the algorithm (adaptive percentageOfNodesToScore, FailedScheduling's summary message).
 //! - [`plugins`]: one default plugin per factor (resources, node constraints, affinity,
 //!   data locality, spreading) and [`plugins::default_profile`]; [`preemption`]: DefaultPreemption.
-//! - [`nodeinfo`] ([`nodeinfo::PodInfo`], [`nodeinfo::NodeInfo`], [`nodeinfo::Snapshot`]),
-//!   [`cache`] (assumed pods, O(1) snapshots), [`queue`] (active/backoff/unschedulable).
+//! - [`nodeinfo`] ([`nodeinfo::PodInfo`], [`nodeinfo::NodeInfo`], [`nodeinfo::Snapshot`] with
+//!   its topology [`nodeinfo::Domains`]), [`groups`] (alike pods, so that affinity and
+//!   spreading match a selector once per group), [`cache`] (assumed pods, O(1) snapshots, the
+//!   groups kept in step), [`queue`] (active/backoff/unschedulable).
 //! - [`scheduler`]: the [`Scheduler`] trait and [`scheduler::DefaultScheduler`], which reaches
 //!   the cluster only through kubox-core's `Client` and informers; [`metrics`].
 //!
