@@ -245,20 +245,25 @@ fn pod_qos(pod: &Value) -> &'static str {
     use kubox_core::Quantity;
     let mut any = false;
     let mut guaranteed = true;
+    let spec = pod.get("spec");
     let containers = ["containers", "initContainers"]
         .iter()
-        .filter_map(|f| pod.pointer(&format!("/spec/{f}")).and_then(Value::as_array))
+        .filter_map(|f| spec.and_then(|s| s.get(f)).and_then(Value::as_array))
         .flatten();
     for c in containers {
-        let req = string_map(c.pointer("/resources/requests"));
-        let lim = string_map(c.pointer("/resources/limits"));
+        let resources = c.get("resources");
+        let req = resources.and_then(|r| r.get("requests"));
+        let lim = resources.and_then(|r| r.get("limits"));
         for r in ["cpu", "memory"] {
-            let q = |m: &std::collections::BTreeMap<String, String>| {
-                m.get(r).and_then(|v| Quantity::parse(v).ok())
+            let q = |m: Option<&Value>| {
+                m.and_then(|m| m.get(r))
+                    .and_then(Value::as_str)
+                    .and_then(|v| Quantity::parse(v).ok())
             };
-            let (rq, lq) = (q(&req), q(&lim));
-            let zero = Quantity::parse("0").ok();
-            if rq.is_some() && rq != zero || lq.is_some() && lq != zero {
+            let (rq, lq) = (q(req), q(lim));
+            if rq.as_ref().is_some_and(|q| !q.is_zero())
+                || lq.as_ref().is_some_and(|q| !q.is_zero())
+            {
                 any = true;
             }
             match (&rq, &lq) {
