@@ -410,6 +410,8 @@ mod tests {
         c.upsert_nodes(vec![node("a", "z1"), node("b", "z2")]);
         let key = "topology.kubernetes.io/zone";
         let before = c.snapshot();
+        let in_z1 = |n: &NodeInfo| n.labels().get(key).map(String::as_str) == Some("z1");
+        assert_eq!(before.node_matches("z1", in_z1).get("a"), Some(&true));
         let d = before.domains(key);
         assert_eq!(d.values.len(), 2);
         let a = before.index["a"];
@@ -423,6 +425,8 @@ mod tests {
         let s = c.snapshot();
         let d2 = s.domains(key);
         assert_eq!(d2.values.len(), 1);
+        assert_eq!(s.node_matches("z1", in_z1).get("a"), Some(&false));
+        assert_eq!(before.node_matches("z1", in_z1).get("a"), Some(&true));
         assert_eq!(&*d2.values[d2.of_node[s.index["a"]] as usize], "z2");
         assert_eq!(before.domains(key).values.len(), 2);
         // A change of another label only.

@@ -555,10 +555,20 @@ impl Domains {
     }
 }
 
-/// Per label key, the [`Domains`] of a node list, computed on first use. Replaced (not
-/// cleared) when the node list or a node's labels change, so older snapshots keep theirs.
+/// What a node list's labels determine, computed on first use: per label key its
+/// [`Domains`], per node selector (a key chosen by the caller) which nodes match. Replaced
+/// (not cleared) when the node list or a node's labels change, so older snapshots keep theirs.
 #[derive(Debug, Default)]
-pub struct DomainCache(parking_lot::Mutex<HashMap<String, Arc<Domains>>>);
+pub struct DomainCache {
+    domains: parking_lot::Mutex<HashMap<String, Arc<Domains>>>,
+    selectors: parking_lot::Mutex<HashMap<String, Arc<NodeMatches>>>,
+}
+
+/// Node name → whether the node matches a selector, for the nodes of a snapshot.
+pub type NodeMatches = foldhash::HashMap<Arc<str>, bool>;
+
+/// Selectors cached per snapshot at most (a bound against pods with ever-new selectors).
+const MAX_CACHED_SELECTORS: usize = 256;
 
 /// Everything a scheduling cycle reads, frozen for the cycle (`internalcache.Snapshot`).
 #[derive(Clone, Debug, Default)]
@@ -635,13 +645,35 @@ impl Snapshot {
     /// Whoever changes `nodes` or a node's labels without [`Snapshot::set_nodes`] must
     /// replace `domain_cache` (the scheduler cache does).
     pub fn domains(&self, key: &str) -> Arc<Domains> {
-        let mut m = self.domain_cache.0.lock();
+        let mut m = self.domain_cache.domains.lock();
         if let Some(d) = m.get(key) {
             return d.clone();
         }
         let d = Arc::new(Domains::of(key, &self.nodes));
         m.insert(key.to_string(), d.clone());
         d
+    }
+
+    /// Which nodes match the selector identified by `key` (`matches` decides, from labels
+    /// only), computed on first use and cached like [`Snapshot::domains`]. Pods of one
+    /// workload share their node selector, so each is evaluated once per node, not once per
+    /// node per pod.
+    pub fn node_matches(&self, key: &str, matches: impl Fn(&NodeInfo) -> bool) -> Arc<NodeMatches> {
+        if let Some(m) = self.domain_cache.selectors.lock().get(key) {
+            return m.clone();
+        }
+        let m: Arc<NodeMatches> = Arc::new(
+            self.nodes
+                .iter()
+                .map(|n| (n.shared_name.clone(), matches(n)))
+                .collect(),
+        );
+        let mut cache = self.domain_cache.selectors.lock();
+        if cache.len() >= MAX_CACHED_SELECTORS {
+            cache.clear();
+        }
+        cache.insert(key.to_string(), m.clone());
+        m
     }
 
     /// Counts `pod`, just added to the node at `index`, in the groups.
