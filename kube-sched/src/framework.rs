@@ -372,7 +372,9 @@ pub trait FilterPlugin: Plugin {
 }
 
 /// Per-node filter statuses of a failed cycle (`framework.NodeToStatusMap`).
-pub type NodeStatusMap = HashMap<String, Status>;
+///
+/// Hashed with foldhash: a pod that fits nowhere fills it with one entry per node.
+pub type NodeStatusMap = HashMap<String, Status, foldhash::fast::RandomState>;
 
 /// PostFilter's result.
 #[derive(Clone, Debug, Default)]

@@ -433,7 +433,7 @@ impl Profile {
         let nodes = &snapshot.nodes;
         let n = nodes.len();
         let mut feasible = Vec::with_capacity(to_find.min(n));
-        let mut statuses = NodeStatusMap::new();
+        let mut statuses = NodeStatusMap::default();
         let mut visited = 0;
         let filters = self.active_filters(state);
         for i in 0..n {
@@ -456,6 +456,11 @@ impl Profile {
                     break;
                 }
             } else {
+                if statuses.is_empty() {
+                    // A node that fails is seldom alone (full or mismatched clusters): size
+                    // the map once for the nodes left instead of growing it step by step.
+                    statuses.reserve(allowed.map_or(n - i, |a| a.len().min(n - i)));
+                }
                 statuses.insert(node.name.clone(), s);
             }
         }
