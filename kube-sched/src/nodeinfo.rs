@@ -279,6 +279,15 @@ impl PodInfo {
         self.pod.metadata.deletion_timestamp.is_some()
     }
 
+    /// `status.nominatedNodeName`, when set and not empty.
+    pub fn nominated_node_name(&self) -> Option<&str> {
+        self.pod
+            .status
+            .as_ref()
+            .and_then(|s| s.nominated_node_name.as_deref())
+            .filter(|n| !n.is_empty())
+    }
+
     /// The scheduler the pod asks for (`default-scheduler` when unset).
     pub fn scheduler_name(&self) -> &str {
         self.pod
@@ -310,10 +319,6 @@ pub struct NodeInfo {
     pub non_zero_requested: Resource,
     /// The pods (bound and assumed).
     pub pods: Vec<Arc<PodInfo>>,
-    /// How many pods have any pod (anti-)affinity term.
-    pub pods_with_affinity: usize,
-    /// How many pods have a required anti-affinity term.
-    pub pods_with_required_anti_affinity: usize,
     /// Host ports in use.
     pub used_ports: Vec<HostPort>,
     /// Normalized image name → size, from status.images.
@@ -347,8 +352,6 @@ impl NodeInfo {
             requested: Resource::default(),
             non_zero_requested: Resource::default(),
             pods: Vec::new(),
-            pods_with_affinity: 0,
-            pods_with_required_anti_affinity: 0,
             used_ports: Vec::new(),
             images: Arc::new(HashMap::new()),
             taints: Vec::new(),
@@ -426,12 +429,6 @@ impl NodeInfo {
         self.requested.add(&pod.requests);
         self.non_zero_requested.milli_cpu += pod.non_zero_requests.milli_cpu;
         self.non_zero_requested.memory += pod.non_zero_requests.memory;
-        if pod.has_affinity() {
-            self.pods_with_affinity += 1;
-        }
-        if !pod.required_anti_affinity.is_empty() {
-            self.pods_with_required_anti_affinity += 1;
-        }
         self.used_ports.extend(pod.host_ports.iter().cloned());
         self.pods.push(pod);
         self.generation += 1;
@@ -444,12 +441,6 @@ impl NodeInfo {
         self.requested.sub(&pod.requests);
         self.non_zero_requested.milli_cpu -= pod.non_zero_requests.milli_cpu;
         self.non_zero_requested.memory -= pod.non_zero_requests.memory;
-        if pod.has_affinity() {
-            self.pods_with_affinity -= 1;
-        }
-        if !pod.required_anti_affinity.is_empty() {
-            self.pods_with_required_anti_affinity -= 1;
-        }
         for hp in &pod.host_ports {
             if let Some(j) = self.used_ports.iter().position(|u| u == hp) {
                 self.used_ports.swap_remove(j);

@@ -233,14 +233,7 @@ impl DefaultPreemption {
         }
         // `PodEligibleToPreemptOthers`: a pod whose nominated node still has lower-priority
         // pods terminating waits for them instead of preempting again.
-        if let Some(node) = pod
-            .pod
-            .status
-            .as_ref()
-            .and_then(|s| s.nominated_node_name.as_deref())
-            .filter(|n| !n.is_empty())
-            .and_then(|n| snapshot.get(n))
-        {
+        if let Some(node) = pod.nominated_node_name().and_then(|n| snapshot.get(n)) {
             if node
                 .pods
                 .iter()

@@ -577,13 +577,7 @@ impl Profile {
             }
         };
         // A nominated node that still fits wins outright.
-        if let Some(nom) = pod
-            .pod
-            .status
-            .as_ref()
-            .and_then(|s| s.nominated_node_name.as_deref())
-            .filter(|s| !s.is_empty())
-        {
+        if let Some(nom) = pod.nominated_node_name() {
             if let Some(node) = snapshot.get(nom) {
                 if allowed.as_ref().is_none_or(|a| a.contains(nom))
                     && self

@@ -628,13 +628,14 @@ impl DefaultScheduler {
             self.state.lock().queue.done(&pod.key);
             return;
         }
-        let (snapshot, nominated) = {
+        let snapshot = {
             let mut st = self.state.lock();
             self.refresh_side_data(&mut st);
             let mut snapshot = st.cache.snapshot();
             snapshot.nominated = st.nominated.clone();
-            (snapshot, st.nominated.clone())
+            snapshot
         };
+        let nominated = snapshot.nominated.clone();
         let mut state = CycleState::default();
         let nominated_fn = |node: &str| -> Vec<Arc<PodInfo>> {
             if nominated.is_empty() {

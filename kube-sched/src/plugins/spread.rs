@@ -12,6 +12,7 @@ use kubox_core::selector::{Operator, Requirement, Selector};
 
 use super::node::{find_untolerated, pod_matches_node_affinity};
 use crate::framework::*;
+use crate::groups::PodGroups;
 use crate::nodeinfo::{selector_of, Domains, NodeInfo, PodInfo, Snapshot};
 
 /// `kubernetes.io/hostname`.
@@ -102,6 +103,21 @@ fn bump(counts: &mut HashMap<Arc<str>, i64>, v: &Arc<str>, m: i64) {
             counts.insert(v.clone(), m);
         }
     }
+}
+
+/// (node index, pods) for the pods of namespace `ns` that `sel` selects and that are not
+/// terminating: the selector is matched once per group of alike pods.
+fn matching_per_node<'a>(
+    groups: &'a PodGroups,
+    ns: &'a str,
+    sel: &'a Selector,
+) -> impl Iterator<Item = (usize, i64)> + 'a {
+    groups
+        .iter()
+        .filter(move |g| {
+            g.pod.namespace == ns && !g.pod.is_terminating() && sel.matches(g.pod.labels())
+        })
+        .flat_map(|g| g.nodes.iter().map(|(&i, &n)| (i as usize, i64::from(n))))
 }
 
 fn count_matching(pods: &[Arc<PodInfo>], sel: &Selector, ns: &str) -> i64 {
@@ -281,19 +297,11 @@ impl PreFilterPlugin for PodTopologySpread {
                 }
             }
         }
-        for g in snapshot.pod_groups().iter() {
-            let e = &g.pod;
-            if e.namespace != pod.namespace || e.is_terminating() {
-                continue;
-            }
-            for (i, c) in cs.iter().enumerate() {
-                if !c.selector.matches(e.labels()) {
-                    continue;
-                }
-                for (&idx, &m) in &g.nodes {
-                    if eligible[i].get(idx as usize) == Some(&true) {
-                        counts[i].add(domains[i].of_node[idx as usize], i64::from(m));
-                    }
+        let groups = snapshot.pod_groups();
+        for (i, c) in cs.iter().enumerate() {
+            for (idx, m) in matching_per_node(&groups, &pod.namespace, &c.selector) {
+                if eligible[i].get(idx) == Some(&true) {
+                    counts[i].add(domains[i].of_node[idx], m);
                 }
             }
         }
@@ -430,31 +438,26 @@ impl PreScorePlugin for PodTopologySpread {
         }
         // Matching pods per domain of the filtered nodes, a selector matched once per group
         // of alike pods.
-        for g in snapshot.pod_groups().iter() {
-            let e = &g.pod;
-            if e.namespace != pod.namespace || e.is_terminating() {
+        let groups = snapshot.pod_groups();
+        for (i, c) in cs.iter().enumerate() {
+            if c.topology_key == LABEL_HOSTNAME {
                 continue;
             }
-            for (i, c) in cs.iter().enumerate() {
-                if c.topology_key == LABEL_HOSTNAME || !c.selector.matches(e.labels()) {
+            for (idx, n) in matching_per_node(&groups, &pod.namespace, &c.selector) {
+                let Some(node) = snapshot.nodes.get(idx) else {
+                    continue;
+                };
+                if require_all && !has_all_keys(node, &cs) {
                     continue;
                 }
-                for (&idx, &n) in &g.nodes {
-                    let Some(node) = snapshot.nodes.get(idx as usize) else {
-                        continue;
-                    };
-                    if require_all && !has_all_keys(node, &cs) {
-                        continue;
-                    }
-                    let Some(v) = node.labels().get(&c.topology_key) else {
-                        continue;
-                    };
-                    let Some(slot) = st.pair_counts[i].get_mut(v.as_str()) else {
-                        continue;
-                    };
-                    if included(c, pod, node) {
-                        *slot += i64::from(n);
-                    }
+                let Some(v) = node.labels().get(&c.topology_key) else {
+                    continue;
+                };
+                let Some(slot) = st.pair_counts[i].get_mut(v.as_str()) else {
+                    continue;
+                };
+                if included(c, pod, node) {
+                    *slot += n;
                 }
             }
         }

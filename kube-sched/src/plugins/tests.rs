@@ -71,6 +71,28 @@ fn cpu(m: &str) -> Value {
     json!({"spec": {"containers": [{"name": "c", "image": "img", "resources": {"requests": {"cpu": m}}}]}})
 }
 
+/// A pod of priority `prio` requesting `m` cpu, bound to `node`.
+fn bound(name: &str, node: &str, prio: i32, m: &str) -> Arc<PodInfo> {
+    let mut e = cpu(m);
+    merge(&mut e, json!({"spec": {"nodeName": node}}));
+    pod_prio(name, prio, e)
+}
+
+/// The FitError of a cycle that must fail for `p`.
+fn fit_error(
+    prof: &Profile,
+    st: &mut CycleState,
+    p: &PodInfo,
+    snap: &Snapshot,
+    rng: &mut rand::rngs::StdRng,
+) -> Box<FitError> {
+    match prof.schedule(st, p, snap, &mut 0, rng, &|_| vec![]) {
+        Err(ScheduleError::Fit(fe)) => fe,
+        Err(e) => panic!("{}: not a fit error: {e}", p.name),
+        Ok(r) => panic!("{}: scheduled to {}", p.name, r.node),
+    }
+}
+
 /// Runs PreFilter + Filter of `profile` for `p` on every node; returns (node, reasons).
 fn filter_all(profile: &Profile, snapshot: &Snapshot, p: &PodInfo) -> Vec<(String, Vec<String>)> {
     let mut st = CycleState::default();
@@ -985,30 +1007,20 @@ fn preemption_picks_node_and_minimal_victims() {
             json!({"status": {"allocatable": {"cpu": "2", "memory": "8Gi", "pods": "110"}}}),
         ),
     ];
-    let lp = |name: &str, node: &str, prio: i32, m: &str| {
-        let mut e = cpu(m);
-        merge(&mut e, json!({"spec": {"nodeName": node}}));
-        pod_prio(name, prio, e)
-    };
     let existing = vec![
         // n1: two low pods of 1 cpu each (priority 10 and 20).
-        lp("a", "n1", 10, "1"),
-        lp("b", "n1", 20, "1"),
+        bound("a", "n1", 10, "1"),
+        bound("b", "n1", 20, "1"),
         // n2: one pod of priority 50 holding 2 cpu.
-        lp("c", "n2", 50, "2"),
+        bound("c", "n2", 50, "2"),
         // n3: a higher-priority pod than the preemptor.
-        lp("d", "n3", 1000, "2"),
+        bound("d", "n3", 1000, "2"),
     ];
     let snap = Snapshot::from_objects(nodes, existing);
     let p = pod_prio("p", 100, cpu("1"));
     let mut rng = rand::rngs::StdRng::seed_from_u64(0);
     let mut st = CycleState::default();
-    let err = prof
-        .schedule(&mut st, &p, &snap, &mut 0, &mut rng, &|_| vec![])
-        .unwrap_err();
-    let ScheduleError::Fit(fe) = err else {
-        panic!()
-    };
+    let fe = fit_error(&prof, &mut st, &p, &snap, &mut rng);
     let pre = crate::preemption::DefaultPreemption::default();
     let r = pre.preempt(&st, &p, &snap, &fe.statuses, &prof, 0);
     assert!(r.status.is_success(), "{}", r.status);
@@ -1037,12 +1049,7 @@ fn preemption_picks_node_and_minimal_victims() {
     // Nobody of lower priority: the message Kubernetes prints.
     let low = pod_prio("r", 1, cpu("1"));
     let mut st = CycleState::default();
-    let ScheduleError::Fit(fe) = prof
-        .schedule(&mut st, &low, &snap, &mut 0, &mut rng, &|_| vec![])
-        .unwrap_err()
-    else {
-        panic!()
-    };
+    let fe = fit_error(&prof, &mut st, &low, &snap, &mut rng);
     let r = pre.preempt(&st, &low, &snap, &fe.statuses, &prof, 0);
     let mut full = FitError {
         post_filter_msg: Some(r.status.message()),
@@ -1091,12 +1098,7 @@ fn preemption_removes_victims_from_affinity_and_spread_counts() {
         );
         let p = pod_prio("p", 100, extra);
         let mut st = CycleState::default();
-        let err = prof
-            .schedule(&mut st, &p, &snap, &mut 0, &mut rng, &|_| vec![])
-            .unwrap_err();
-        let ScheduleError::Fit(fe) = err else {
-            panic!("case {i}: not a fit error")
-        };
+        let fe = fit_error(&prof, &mut st, &p, &snap, &mut rng);
         let r = pre.preempt(&st, &p, &snap, &fe.statuses, &prof, 0);
         assert!(r.status.is_success(), "case {i}: {}", r.status);
         assert_eq!(r.nominated_node.as_deref(), Some("n1"), "case {i}");
@@ -1111,17 +1113,12 @@ fn preemption_leaves_room_of_pods_nominated_to_a_node() {
     let prof = default_profile("default-scheduler");
     let alloc = json!({"status": {"allocatable": {"cpu": "2", "memory": "8Gi", "pods": "110"}}});
     let nodes = vec![node("n1", alloc.clone()), node("n2", alloc)];
-    let lp = |name: &str, node: &str, prio: i32, m: &str| {
-        let mut e = cpu(m);
-        merge(&mut e, json!({"spec": {"nodeName": node}}));
-        pod_prio(name, prio, e)
-    };
     // n1's low pods are cheaper victims than n2's.
     let existing = vec![
-        lp("a", "n1", 10, "1"),
-        lp("b", "n1", 10, "1"),
-        lp("c", "n2", 20, "1"),
-        lp("d", "n2", 20, "1"),
+        bound("a", "n1", 10, "1"),
+        bound("b", "n1", 10, "1"),
+        bound("c", "n2", 20, "1"),
+        bound("d", "n2", 20, "1"),
     ];
     let mut snap = Snapshot::from_objects(nodes, existing);
     let p = pod_prio("p", 100, cpu("2"));
@@ -1129,12 +1126,7 @@ fn preemption_leaves_room_of_pods_nominated_to_a_node() {
     let run = |snap: &Snapshot, pod: &PodInfo| {
         let mut st = CycleState::default();
         let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-        let ScheduleError::Fit(fe) = prof
-            .schedule(&mut st, pod, snap, &mut 0, &mut rng, &|_| vec![])
-            .unwrap_err()
-        else {
-            panic!()
-        };
+        let fe = fit_error(&prof, &mut st, pod, snap, &mut rng);
         pre.preempt(&st, pod, snap, &fe.statuses, &prof, 0)
     };
     assert_eq!(run(&snap, &p).nominated_node.as_deref(), Some("n1"));
@@ -1150,14 +1142,14 @@ fn preemption_leaves_room_of_pods_nominated_to_a_node() {
     let mut e = cpu("2");
     merge(&mut e, json!({"status": {"nominatedNodeName": "n1"}}));
     let waiting = pod_prio("w", 100, e);
-    let victim = lp("a", "n1", 10, "1");
+    let victim = bound("a", "n1", 10, "1");
     let mut vp = (*victim.pod).clone();
     vp.metadata.deletion_timestamp = Some(kubox_core::time::Time(jiff::Timestamp::UNIX_EPOCH));
     let victim = Arc::new(PodInfo::new(Arc::new(vp), 10));
     let alloc = json!({"status": {"allocatable": {"cpu": "2", "memory": "8Gi", "pods": "110"}}});
     let snap = Snapshot::from_objects(
         vec![node("n1", alloc)],
-        vec![victim, lp("b", "n1", 10, "1")],
+        vec![victim, bound("b", "n1", 10, "1")],
     );
     assert_eq!(
         run(&snap, &waiting).status.message(),
@@ -1196,12 +1188,7 @@ fn preemption_respects_pdbs() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(0);
     for offset in 0..2 {
         let mut st = CycleState::default();
-        let ScheduleError::Fit(fe) = prof
-            .schedule(&mut st, &p, &snap, &mut 0, &mut rng, &|_| vec![])
-            .unwrap_err()
-        else {
-            panic!()
-        };
+        let fe = fit_error(&prof, &mut st, &p, &snap, &mut rng);
         let r = crate::preemption::DefaultPreemption::default().preempt(
             &st,
             &p,
