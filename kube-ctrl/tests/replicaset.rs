@@ -44,6 +44,18 @@ async fn pods_of(api: &Api<Pod>, app: &str) -> Vec<Pod> {
 async fn replicaset_scales_up_and_down_adopts_and_releases() {
     let (_server, client) = cluster().await;
     let _kubelet = FakeKubelet::start(client.clone(), &["n1", "n2"]);
+    let rss: Api<ReplicaSet> = Api::namespaced(client.clone(), "default");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    // An orphan that matches is adopted instead of creating a third pod. It exists before
+    // the controllers start, so their first list has it: created after the start, the pod
+    // and ReplicaSet watches could deliver the ReplicaSet first and a third pod be made.
+    let orphan: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "orphan", "labels": {"app": "web"}},
+        "spec": {"containers": [{"name": "c", "image": "nginx"}]}
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &orphan).await.unwrap();
+
     let manager =
         ControllerManager::with_builtin(client.clone(), Options::default(), tokio_clock());
     let metrics = manager.metrics();
@@ -51,16 +63,6 @@ async fn replicaset_scales_up_and_down_adopts_and_releases() {
     let task = tokio::spawn(manager.run(async move {
         let _ = stop_rx.await;
     }));
-
-    let rss: Api<ReplicaSet> = Api::namespaced(client.clone(), "default");
-    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    // An orphan that matches is adopted instead of creating a third pod.
-    let orphan: Pod = serde_json::from_value(json!({
-        "metadata": {"name": "orphan", "labels": {"app": "web"}},
-        "spec": {"containers": [{"name": "c", "image": "nginx"}]}
-    }))
-    .unwrap();
-    pods.create(&PostParams::default(), &orphan).await.unwrap();
     rss.create(&PostParams::default(), &rs("web", 3))
         .await
         .unwrap();
