@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 
+use futures::FutureExt;
 use kubox_core::client::Client;
 use kubox_core::runtime::backoff::sleep_fn;
 use kubox_core::runtime::leader::{self, Callbacks, Clock, LeaderElector};
@@ -100,6 +101,8 @@ impl std::fmt::Debug for ControllerManager {
 /// The running controllers of one leadership term.
 struct Running {
     informers: SharedInformers,
+    /// Cancelled by [`ControllerManager::stop`]: workers still waiting for the caches end.
+    stopped: CancellationToken,
     queues: Vec<WorkQueue>,
     handlers: Vec<JoinHandle<()>>,
     workers: Vec<JoinHandle<()>>,
@@ -161,20 +164,43 @@ impl ControllerManager {
         };
         let mut running = Running {
             informers: ctx.informers.clone(),
+            stopped: CancellationToken::new(),
             queues: Vec::new(),
             handlers: Vec::new(),
             workers: Vec::new(),
         };
+        let mut built = Vec::new();
         for name in self.enabled() {
             let controller = (self.factories[&name])(&ctx);
             let metrics = self.metrics.controller(&name);
             let queue = WorkQueue::new(metrics.clone());
             running.handlers.extend(controller.watch(&queue));
+            built.push((name, controller, metrics, queue));
+        }
+        // Every controller has taken its informers by now: workers start once all of them
+        // have listed (WaitForCacheSync), so no controller acts on a partial cache (a
+        // ReplicaSet controller that has not seen its pods yet would create more). Handlers
+        // already queue keys meanwhile.
+        let synced = ctx.informers.wait_for_cache_sync();
+        let stopped = running.stopped.clone();
+        let ready = async move {
+            tokio::select! {
+                ok = synced => {
+                    tracing::info!("caches synced");
+                    ok
+                }
+                _ = stopped.cancelled() => false,
+            }
+        }
+        .boxed()
+        .shared();
+        for (name, controller, metrics, queue) in built {
             running.workers.extend(spawn_workers(
                 controller,
                 queue.clone(),
                 metrics,
                 self.options.workers_of(&name),
+                ready.clone(),
             ));
             running.queues.push(queue);
         }
@@ -183,6 +209,7 @@ impl ControllerManager {
     }
 
     async fn stop(running: Running) {
+        running.stopped.cancel();
         for q in &running.queues {
             q.shut_down();
         }

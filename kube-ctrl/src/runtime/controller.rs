@@ -1,5 +1,6 @@
 //! The [`Controller`] trait and the worker loop that drives one controller.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -95,17 +96,32 @@ pub async fn process_next(
     true
 }
 
-/// Spawns `workers` worker tasks for `controller`.
-pub fn spawn_workers(
+/// Spawns `workers` worker tasks for `controller`. They take keys only once `ready` resolves
+/// to `true` (the caches they read are synced, client-go's `WaitForCacheSync`); on `false`
+/// they end without taking any.
+pub fn spawn_workers<R>(
     controller: Arc<dyn Controller>,
     queue: WorkQueue,
     metrics: Arc<ControllerMetrics>,
     workers: usize,
-) -> Vec<JoinHandle<()>> {
+    ready: R,
+) -> Vec<JoinHandle<()>>
+where
+    R: Future<Output = bool> + Clone + Send + 'static,
+{
     (0..workers.max(1))
         .map(|_| {
-            let (c, q, m) = (controller.clone(), queue.clone(), metrics.clone());
-            tokio::spawn(async move { while process_next(c.as_ref(), &q, &m).await {} })
+            let (c, q, m, r) = (
+                controller.clone(),
+                queue.clone(),
+                metrics.clone(),
+                ready.clone(),
+            );
+            tokio::spawn(async move {
+                if r.await {
+                    while process_next(c.as_ref(), &q, &m).await {}
+                }
+            })
         })
         .collect()
 }

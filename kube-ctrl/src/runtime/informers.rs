@@ -3,12 +3,14 @@
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use kubox_core::client::Client;
 use kubox_core::meta::{OwnerReference, Resource};
 use kubox_core::runtime::backoff::sleep_fn;
+use kubox_core::runtime::reflector::WaitUntilReady;
 use kubox_core::runtime::{watcher, Change, Informer};
 use tokio::task::JoinHandle;
 
@@ -25,6 +27,8 @@ pub struct SharedInformers {
 #[derive(Default)]
 struct Inner {
     informers: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
+    /// Per informer: a new future of its first complete list.
+    synced: Vec<Box<dyn Fn() -> WaitUntilReady + Send + Sync>>,
     drivers: Vec<JoinHandle<()>>,
 }
 
@@ -71,10 +75,30 @@ impl SharedInformers {
             sleep_fn(tokio::time::sleep),
         );
         inner.drivers.push(tokio::spawn(driver.run()));
+        let i = informer.clone();
+        inner.synced.push(Box::new(move || i.wait_until_ready()));
         inner
             .informers
             .insert(TypeId::of::<K>(), Box::new(informer.clone()));
         informer
+    }
+
+    /// Resolves once every informer started so far has completed its first list (client-go
+    /// `WaitForCacheSync`): `true`, or `false` when an informer was shut down first. Informers
+    /// started after the call are not waited for.
+    ///
+    /// An informer whose list keeps failing keeps this pending (its driver retries with
+    /// backoff), as in client-go: acting on a partial cache would, say, create pods that
+    /// already exist.
+    #[doc(alias = "WaitForCacheSync")]
+    pub fn wait_for_cache_sync(&self) -> impl Future<Output = bool> + Send + 'static {
+        let waits: Vec<WaitUntilReady> = self.lock().synced.iter().map(|f| f()).collect();
+        async move {
+            futures::future::join_all(waits)
+                .await
+                .iter()
+                .all(Result::is_ok)
+        }
     }
 
     /// How many kinds are watched.
@@ -94,6 +118,7 @@ impl SharedInformers {
             d.abort();
         }
         inner.informers.clear();
+        inner.synced.clear();
     }
 }
 
