@@ -6,7 +6,7 @@
 //! [`Cache::snapshot`] is O(1): the node list is an `Arc<Vec<Arc<NodeInfo>>>` updated by
 //! copy-on-write, so a cycle's snapshot shares everything that did not change.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Arc;
 
 use kubox_core::api::core_v1::Node;

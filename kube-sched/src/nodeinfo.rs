@@ -586,7 +586,7 @@ pub struct Snapshot {
     /// Node name → pods nominated to it (waiting for their victims to go), set by the
     /// scheduler for each cycle; preemption's dry runs count them as Kubernetes'
     /// `RunFilterPluginsWithNominatedPods` does.
-    pub nominated: Arc<HashMap<String, Vec<Arc<PodInfo>>>>,
+    pub nominated: Arc<foldhash::HashMap<String, Vec<Arc<PodInfo>>>>,
 }
 
 impl Snapshot {

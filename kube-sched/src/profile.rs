@@ -15,6 +15,9 @@ use crate::nodeinfo::{NodeInfo, PodInfo, Snapshot};
 pub const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
 /// The adaptive percentage never drops below this (`minFeasibleNodesPercentageToFind`).
 pub const MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND: usize = 5;
+/// After this many nodes failed their filters, `find_feasible` sizes the status map for all the
+/// nodes left.
+const RESERVE_AFTER_FAILURES: usize = 64;
 
 /// How many feasible nodes to look for among `num_all_nodes` (`numFeasibleNodesToFind`):
 /// all below 100 nodes; else `percentage` (0 = adaptive `max(50 − n/125, 5)`) of them, at
@@ -456,9 +459,11 @@ impl Profile {
                     break;
                 }
             } else {
-                if statuses.is_empty() {
-                    // A node that fails is seldom alone (full or mismatched clusters): size
-                    // the map once for the nodes left instead of growing it step by step.
+                if statuses.len() == RESERVE_AFTER_FAILURES {
+                    // Many nodes failing is seldom the end of it (a full or mismatched
+                    // cluster): size the map once for the nodes left instead of growing it
+                    // step by step. Not sooner: a pod that passes over a few full nodes would
+                    // allocate (and the kernel zero) a map for the whole cluster.
                     statuses.reserve(allowed.map_or(n - i, |a| a.len().min(n - i)));
                 }
                 statuses.insert(node.name.clone(), s);

@@ -5,8 +5,9 @@
 //!
 //! The queue is a pure data structure: every method takes `now`.
 
+use foldhash::HashMap;
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BinaryHeap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 

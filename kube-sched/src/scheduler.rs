@@ -103,7 +103,7 @@ struct State {
     queue: SchedulingQueue,
     cache: Cache,
     /// node → pods nominated to it.
-    nominated: Arc<HashMap<String, Vec<Arc<PodInfo>>>>,
+    nominated: Arc<foldhash::HashMap<String, Vec<Arc<PodInfo>>>>,
     /// pod key → nominated node.
     nominated_by_pod: HashMap<String, String>,
     /// (deadline unix seconds, pod key) of queued pods with activeDeadlineSeconds.
@@ -221,7 +221,7 @@ impl DefaultScheduler {
             state: Mutex::new(State {
                 queue: SchedulingQueue::new(),
                 cache,
-                nominated: Arc::new(HashMap::new()),
+                nominated: Arc::default(),
                 nominated_by_pod: HashMap::new(),
                 deadlines: BTreeSet::new(),
                 side_dirty: true,

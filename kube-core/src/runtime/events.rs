@@ -34,7 +34,8 @@
 //! # }
 //! ```
 
-use std::collections::{BTreeSet, HashMap};
+use foldhash::HashMap;
+use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -205,10 +206,13 @@ impl Recorder {
         let (key, message, previous) = {
             let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
             let window = self.window;
-            let group = cache
-                .similar
-                .entry(base.clone())
-                .or_insert_with(|| (now, BTreeSet::new()));
+            let group = match cache.similar.get_mut(&base) {
+                Some(g) => g,
+                None => cache
+                    .similar
+                    .entry(base.clone())
+                    .or_insert_with(|| (now, BTreeSet::new())),
+            };
             if since(now, group.0) > window {
                 *group = (now, BTreeSet::new());
             }

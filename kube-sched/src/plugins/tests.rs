@@ -1131,10 +1131,7 @@ fn preemption_leaves_room_of_pods_nominated_to_a_node() {
     };
     assert_eq!(run(&snap, &p).nominated_node.as_deref(), Some("n1"));
     // With an equal-priority pod already nominated to n1, the next one goes to n2.
-    snap.nominated = Arc::new(std::collections::HashMap::from([(
-        "n1".to_string(),
-        vec![p],
-    )]));
+    snap.nominated = Arc::new([("n1".to_string(), vec![p])].into_iter().collect());
     let q = pod_prio("q", 100, cpu("2"));
     assert_eq!(run(&snap, &q).nominated_node.as_deref(), Some("n2"));
 
