@@ -455,15 +455,23 @@ async fn tcp_loop(l: TcpListener, b: Shared, config: Arc<UserspaceConfig>) {
     }
 }
 
-type Flows = Arc<Mutex<HashMap<SocketAddr, (Arc<UdpSocket>, tokio::task::AbortHandle)>>>;
+/// A UDP listener's flows by client address: the upstream socket, its endpoint, the task
+/// relaying answers.
+type Flows = Arc<Mutex<HashMap<SocketAddr, Flow>>>;
+
+struct Flow {
+    upstream: Arc<UdpSocket>,
+    endpoint: SocketAddrV4,
+    relay: tokio::task::AbortHandle,
+}
 
 /// Ends every flow of a UDP listener when its loop is dropped (the flows hold the socket).
 struct FlowsGuard(Flows);
 
 impl Drop for FlowsGuard {
     fn drop(&mut self) {
-        for (_, (_, h)) in self.0.lock().drain() {
-            h.abort();
+        for (_, f) in self.0.lock().drain() {
+            f.relay.abort();
         }
     }
 }
@@ -481,12 +489,27 @@ async fn udp_loop(sock: Arc<UdpSocket>, b: Shared, config: Arc<UserspaceConfig>)
                 continue;
             }
         };
-        let existing = flows.lock().get(&peer).map(|(u, _)| u.clone());
-        let upstream = match existing {
-            Some(u) => {
-                b.lock().touch(client_ip(peer), Instant::now());
-                u
+        let existing = flows
+            .lock()
+            .get(&peer)
+            .map(|f| (f.upstream.clone(), f.endpoint));
+        // A flow to an endpoint that went away is over (kube-proxy clears the conntrack
+        // entries of removed UDP endpoints): the datagram starts a new flow.
+        let had_flow = existing.is_some();
+        let live = existing.filter(|(_, ep)| {
+            let mut b = b.lock();
+            b.endpoints.contains(ep) && {
+                b.touch(client_ip(peer), Instant::now());
+                true
             }
+        });
+        if had_flow && live.is_none() {
+            if let Some(f) = flows.lock().remove(&peer) {
+                f.relay.abort();
+            }
+        }
+        let upstream = match live {
+            Some((u, _)) => u,
             None => {
                 let Some(ep) = b.lock().pick(client_ip(peer), Instant::now(), &[]) else {
                     continue;
@@ -517,9 +540,23 @@ async fn udp_loop(sock: Arc<UdpSocket>, b: Shared, config: Arc<UserspaceConfig>)
                             break;
                         }
                     }
-                    flows2.lock().remove(&peer);
+                    let mut flows = flows2.lock();
+                    // Only this flow's own entry (a replacement may hold the address now).
+                    if flows
+                        .get(&peer)
+                        .is_some_and(|f| Arc::ptr_eq(&f.upstream, &u2))
+                    {
+                        flows.remove(&peer);
+                    }
                 });
-                flows.lock().insert(peer, (u.clone(), task.abort_handle()));
+                flows.lock().insert(
+                    peer,
+                    Flow {
+                        upstream: u.clone(),
+                        endpoint: ep,
+                        relay: task.abort_handle(),
+                    },
+                );
                 u
             }
         };
