@@ -6,7 +6,9 @@
 //! failing that, on a node-local port (`0.0.0.0:<ephemeral>`, reported in
 //! [`Report::notes`] and [`Userspace::listeners`]); a NodePort gets a listener on
 //! `0.0.0.0:<nodePort>`. Connections (TCP) and flows (UDP, by client address, closed after
-//! [`UserspaceConfig::udp_idle_timeout`]) go round-robin over the endpoints; with
+//! [`UserspaceConfig::udp_idle_timeout`], or at their next datagram once their endpoint left
+//! the Service, as kube-proxy clears such conntrack entries) go round-robin over the
+//! endpoints; with
 //! `sessionAffinity: ClientIP` a client stays on its endpoint until the timeout passes without
 //! traffic. A Service port without endpoints has no listener, so clients are refused (TCP RST,
 //! ICMP port unreachable) as with the nftables backend's reject.
