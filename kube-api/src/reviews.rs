@@ -78,21 +78,21 @@ pub(crate) async fn answer(
     info: &ResourceInfo,
     body: &Value,
 ) -> Result<Response> {
-    let api_version = format!("{}/v1", info.group);
+    let api_version = format!("{}/{}", info.group, info.version);
     crate::rest::check_body(body, &api_version, info.kind)?;
     let out = match info.plural {
         "tokenreviews" => token_review(server, body).await?,
-        "selfsubjectreviews" => self_subject_review(user, server.clock().now()),
+        "selfsubjectreviews" => self_subject_review(user, server.clock().now(), &api_version),
         _ => self_subject_rules_review(server, user, body).await?,
     };
     Ok(Response::new(201, out))
 }
 
-/// SelfSubjectReview: who the caller is.
-fn self_subject_review(user: &UserInfo, now: jiff::Timestamp) -> Value {
+/// SelfSubjectReview (`api_version`: v1 or v1beta1, the same shape): who the caller is.
+fn self_subject_review(user: &UserInfo, now: jiff::Timestamp, api_version: &str) -> Value {
     json!({
         "kind": "SelfSubjectReview",
-        "apiVersion": "authentication.k8s.io/v1",
+        "apiVersion": api_version,
         "metadata": {"creationTimestamp": kubox_core::Time(now).to_string()},
         "status": {"userInfo": user_info_json(user)},
     })

@@ -2,7 +2,7 @@
 //! builds it): `kubectl auth can-i` (SelfSubjectAccessReview) for the admin, a restricted
 //! static-token user and a service account whose token comes from `kubectl create token`
 //! (TokenRequest), and the Forbidden error kubectl prints; `kubectl auth can-i --list`
-//! (SelfSubjectRulesReview) and `kubectl auth whoami` (SelfSubjectReview, 1.28+).
+//! (SelfSubjectRulesReview) and `kubectl auth whoami` (SelfSubjectReview v1, v1beta1 for 1.27).
 //!
 //! A missing binary fails the test with a message saying where it was looked for.
 
@@ -240,33 +240,28 @@ async fn stock_kubectl_auth() {
             format!("{v}: can-i --list for the admin")
         );
 
-        // `kubectl auth whoami`: a SelfSubjectReview (authentication.k8s.io/v1 from 1.28).
+        // `kubectl auth whoami`: a SelfSubjectReview (authentication.k8s.io/v1 from 1.28,
+        // v1beta1 before).
         let out = kubectl(bin, &bot, &home, &["auth", "whoami"]).await;
-        if *minor >= 28 {
-            let flat = out.flat();
-            expect!(
-                out,
-                out.ok
-                    && flat.starts_with("ATTRIBUTE VALUE")
-                    && flat.contains("\nUsername system:serviceaccount:default:bot\n")
-                    && flat.contains("Groups [system:serviceaccounts system:serviceaccounts:default system:authenticated]"),
-                format!("{v}: whoami for the service account")
-            );
-            let out = kubectl(bin, &alice, &home, &["auth", "whoami", "-o", "json"]).await;
-            let review: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
-            expect!(
-                out,
-                out.ok
-                    && review["kind"] == "SelfSubjectReview"
-                    && review["status"]["userInfo"]["username"] == "alice",
-                format!("{v}: whoami -o json")
-            );
-        } else {
-            expect!(
-                out,
-                !out.ok,
-                format!("{v}: whoami needs the beta API 1.27 asks for")
-            );
-        }
+        let flat = out.flat();
+        expect!(
+            out,
+            out.ok
+                && flat.starts_with("ATTRIBUTE VALUE")
+                && flat.contains("\nUsername system:serviceaccount:default:bot\n")
+                && flat.contains("Groups [system:serviceaccounts system:serviceaccounts:default system:authenticated]"),
+            format!("{v}: whoami for the service account")
+        );
+        let out = kubectl(bin, &alice, &home, &["auth", "whoami", "-o", "json"]).await;
+        let review: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+        let version = if *minor >= 28 { "v1" } else { "v1beta1" };
+        expect!(
+            out,
+            out.ok
+                && review["kind"] == "SelfSubjectReview"
+                && review["apiVersion"] == format!("authentication.k8s.io/{version}")
+                && review["status"]["userInfo"]["username"] == "alice",
+            format!("{v}: whoami -o json")
+        );
     }
 }

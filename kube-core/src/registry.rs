@@ -24,6 +24,7 @@
 //! | `apps/v1` | `replicasets` | ReplicaSet | Namespaced | `rs` | `all` | `scale`, `status` |
 //! | `authentication.k8s.io/v1` | `selfsubjectreviews` | SelfSubjectReview | Cluster | | | |
 //! | `authentication.k8s.io/v1` | `tokenreviews` | TokenReview | Cluster | | | |
+//! | `authentication.k8s.io/v1beta1` | `selfsubjectreviews` | SelfSubjectReview | Cluster | | | |
 //! | `authorization.k8s.io/v1` | `selfsubjectaccessreviews` | SelfSubjectAccessReview | Cluster | | | |
 //! | `authorization.k8s.io/v1` | `selfsubjectrulesreviews` | SelfSubjectRulesReview | Cluster | | | |
 //! | `policy/v1` | `poddisruptionbudgets` | PodDisruptionBudget | Namespaced | `pdb` | | `status` |
@@ -266,6 +267,7 @@ pub const GROUP_VERSIONS: &[GroupVersion] = &[
     gv("", "v1"),
     gv("apps", "v1"),
     gv("authentication.k8s.io", "v1"),
+    gv("authentication.k8s.io", "v1beta1"),
     gv("authorization.k8s.io", "v1"),
     gv("policy", "v1"),
     gv(RBAC, "v1"),
@@ -346,6 +348,9 @@ pub const RESOURCES: &[ResourceInfo] = &[
     // authentication.k8s.io/v1
     ResourceInfo { verbs: CREATE, ..res("authentication.k8s.io", "SelfSubjectReview", "selfsubjectreviews", "selfsubjectreview", false, &[], &[], "", &[]) },
     ResourceInfo { verbs: CREATE, ..res("authentication.k8s.io", "TokenReview", "tokenreviews", "tokenreview", false, &[], &[], "", &[]) },
+    // authentication.k8s.io/v1beta1: SelfSubjectReview only, as kube-apiserver 1.27–1.29
+    // serve it (kubectl 1.27's `auth whoami` asks for this version)
+    ResourceInfo { version: "v1beta1", verbs: CREATE, ..res("authentication.k8s.io", "SelfSubjectReview", "selfsubjectreviews", "selfsubjectreview", false, &[], &[], "", &[]) },
     // authorization.k8s.io/v1
     ResourceInfo { verbs: CREATE, ..res("authorization.k8s.io", "SelfSubjectAccessReview", "selfsubjectaccessreviews", "selfsubjectaccessreview", false, &[], &[], "", &[]) },
     ResourceInfo { verbs: CREATE, ..res("authorization.k8s.io", "SelfSubjectRulesReview", "selfsubjectrulesreviews", "selfsubjectrulesreview", false, &[], &[], "", &[]) },
@@ -477,7 +482,13 @@ mod tests {
             s.sort_unstable();
             assert_eq!(s, r.subresources.iter().map(|s| s.name).collect::<Vec<_>>());
             for n in r.short_names.iter().chain([&r.plural, &r.singular]) {
-                let owners: Vec<_> = RESOURCES.iter().filter(|o| matches_name(o, n)).collect();
+                // One resource may be served in several versions of its group.
+                let mut owners: Vec<_> = RESOURCES
+                    .iter()
+                    .filter(|o| matches_name(o, n))
+                    .map(|o| (o.group, o.plural))
+                    .collect();
+                owners.dedup();
                 assert_eq!(owners.len(), 1, "{n} is ambiguous");
             }
         }

@@ -452,6 +452,7 @@ pub fn for_kind(api_version: &str, kind: &str) -> Option<&'static TypeSchema> {
         | ("scheduling.k8s.io/v1", "PriorityClass")
         | ("authorization.k8s.io/v1", "SelfSubjectAccessReview" | "SelfSubjectRulesReview")
         | ("authentication.k8s.io/v1", "TokenReview" | "SelfSubjectReview")
+        | ("authentication.k8s.io/v1beta1", "SelfSubjectReview")
         | (
             "rbac.authorization.k8s.io/v1",
             "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding",
