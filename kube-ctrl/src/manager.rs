@@ -108,6 +108,30 @@ struct Running {
     workers: Vec<JoinHandle<()>>,
 }
 
+impl Running {
+    /// Stops taking keys: waiting workers end, queues shut down, handlers stop.
+    fn halt(&self) {
+        self.stopped.cancel();
+        for q in &self.queues {
+            q.shut_down();
+        }
+        for h in &self.handlers {
+            h.abort();
+        }
+    }
+}
+
+impl Drop for Running {
+    /// A manager whose `run` future is dropped instead of shut down leaves nothing running.
+    fn drop(&mut self) {
+        self.halt();
+        for w in &self.workers {
+            w.abort();
+        }
+        self.informers.shut_down();
+    }
+}
+
 impl ControllerManager {
     /// A manager with no controllers; add them with [`register`](Self::register) or use
     /// [`with_builtin`](Self::with_builtin).
@@ -163,44 +187,35 @@ impl ControllerManager {
             clock: self.clock.clone(),
         };
         let mut running = Running {
-            informers: ctx.informers.clone(),
+            informers: ctx.informers.tracking(),
             stopped: CancellationToken::new(),
             queues: Vec::new(),
             handlers: Vec::new(),
             workers: Vec::new(),
         };
-        let mut built = Vec::new();
         for name in self.enabled() {
-            let controller = (self.factories[&name])(&ctx);
+            // Each controller sees the shared informers through a view that notes the kinds
+            // it takes, so that its workers wait for those caches only.
+            let cctx = Context {
+                informers: ctx.informers.tracking(),
+                ..ctx.clone()
+            };
+            let controller = (self.factories[&name])(&cctx);
             let metrics = self.metrics.controller(&name);
             let queue = WorkQueue::new(metrics.clone());
+            // Handlers queue keys at once; workers take them only once the controller's
+            // caches have listed (WaitForCacheSync): a ReplicaSet controller that has not seen
+            // its pods yet would create more.
             running.handlers.extend(controller.watch(&queue));
-            built.push((name, controller, metrics, queue));
-        }
-        // Every controller has taken its informers by now: workers start once all of them
-        // have listed (WaitForCacheSync), so no controller acts on a partial cache (a
-        // ReplicaSet controller that has not seen its pods yet would create more). Handlers
-        // already queue keys meanwhile.
-        let synced = ctx.informers.wait_for_cache_sync();
-        let stopped = running.stopped.clone();
-        let ready = async move {
-            tokio::select! {
-                ok = synced => {
-                    tracing::info!("caches synced");
-                    ok
-                }
-                _ = stopped.cancelled() => false,
-            }
-        }
-        .boxed()
-        .shared();
-        for (name, controller, metrics, queue) in built {
+            let ready = caches_synced(name.clone(), cctx.informers, running.stopped.clone())
+                .boxed()
+                .shared();
             running.workers.extend(spawn_workers(
                 controller,
                 queue.clone(),
                 metrics,
                 self.options.workers_of(&name),
-                ready.clone(),
+                ready,
             ));
             running.queues.push(queue);
         }
@@ -208,16 +223,10 @@ impl ControllerManager {
         running
     }
 
-    async fn stop(running: Running) {
-        running.stopped.cancel();
-        for q in &running.queues {
-            q.shut_down();
-        }
-        for h in &running.handlers {
-            h.abort();
-        }
+    async fn stop(mut running: Running) {
+        running.halt();
         // Workers finish the key in hand, then see the shut-down queue.
-        for w in running.workers {
+        for w in std::mem::take(&mut running.workers) {
             let _ = w.await;
         }
         running.informers.shut_down();
@@ -309,6 +318,34 @@ impl ControllerManager {
         outcome
     }
 }
+
+/// Resolves `true` once the caches `informers` handed out have listed, `false` if `stopped`
+/// comes first; warns every 30 s with the kinds still missing.
+async fn caches_synced(
+    controller: String,
+    informers: SharedInformers,
+    stopped: CancellationToken,
+) -> bool {
+    let synced = informers.wait_for_cache_sync();
+    tokio::pin!(synced);
+    let mut warn = tokio::time::interval(CACHE_SYNC_WARNING);
+    warn.tick().await;
+    loop {
+        tokio::select! {
+            ok = &mut synced => {
+                tracing::debug!(%controller, "caches synced");
+                return ok;
+            }
+            _ = warn.tick() => {
+                tracing::warn!(%controller, kinds = ?informers.unsynced(), "still waiting for caches to sync");
+            }
+            _ = stopped.cancelled() => return false,
+        }
+    }
+}
+
+/// How often a controller still waiting for its caches says so.
+const CACHE_SYNC_WARNING: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn set_leading(flag: &Leadership, v: bool) {
     flag.0.store(v, Ordering::SeqCst);

@@ -11,10 +11,11 @@ use async_trait::async_trait;
 use common::cluster;
 use kube_ctrl::manager::{ControllerManager, Options};
 use kube_ctrl::runtime::{tokio_clock, Action, Context, Controller, WorkQueue};
-use kubox_core::api::core_v1::Pod;
+use kubox_core::api::core_v1::{Namespace, Pod};
 use kubox_core::client::{
     Api, Client, GroupVersionResource, PostParams, Request, Result, Verb, WatchParams, WatchStream,
 };
+use kubox_core::meta::Resource;
 use kubox_core::runtime::Informer;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -45,16 +46,17 @@ impl Client for HeldLists {
     }
 }
 
-/// Queues one key at once and records, per reconcile, how many pods its cache held.
-struct Probe {
-    pods: Informer<Pod>,
+/// Queues one key at once and records, per reconcile, how many objects its cache held.
+struct Probe<K: Resource> {
+    name: &'static str,
+    cache: Informer<K>,
     seen: Arc<Mutex<Vec<usize>>>,
 }
 
 #[async_trait]
-impl Controller for Probe {
+impl<K: Resource> Controller for Probe<K> {
     fn name(&self) -> &'static str {
-        "probe"
+        self.name
     }
 
     fn watch(&self, queue: &WorkQueue) -> Vec<JoinHandle<()>> {
@@ -63,8 +65,35 @@ impl Controller for Probe {
     }
 
     async fn reconcile(&self, _key: &str) -> kube_ctrl::runtime::Result<Action> {
-        self.seen.lock().unwrap().push(self.pods.store().len());
+        self.seen.lock().unwrap().push(self.cache.store().len());
         Ok(Action::Done)
+    }
+}
+
+/// Registers a [`Probe`] of kind `K` named `name`; returns what it sees.
+fn probe<K: Resource>(
+    manager: &mut ControllerManager,
+    name: &'static str,
+) -> Arc<Mutex<Vec<usize>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    manager.register(
+        name,
+        Arc::new(move |ctx: &Context| {
+            Arc::new(Probe {
+                name,
+                cache: ctx.informers.get::<K>(),
+                seen: s.clone(),
+            }) as Arc<dyn Controller>
+        }),
+    );
+    seen
+}
+
+fn options(controllers: &[&str]) -> Options {
+    Options {
+        controllers: controllers.iter().map(|c| c.to_string()).collect(),
+        ..Options::default()
     }
 }
 
@@ -83,22 +112,10 @@ async fn workers_wait_for_the_first_list() {
         inner: client.clone(),
         open: rx,
     });
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let options = Options {
-        controllers: vec!["probe".into()],
-        ..Options::default()
-    };
-    let mut manager = ControllerManager::new(held, options, tokio_clock());
-    let s = seen.clone();
-    manager.register(
-        "probe",
-        Arc::new(move |ctx: &Context| {
-            Arc::new(Probe {
-                pods: ctx.informers.get::<Pod>(),
-                seen: s.clone(),
-            }) as Arc<dyn Controller>
-        }),
-    );
+    let mut manager = ControllerManager::new(held, options(&["*"]), tokio_clock());
+    let seen = probe::<Pod>(&mut manager, "probe");
+    // A controller that reads only namespaces is not held back by the pods' list.
+    let other = probe::<Namespace>(&mut manager, "quiet");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(manager.run(async move {
         let _ = stopped.await;
@@ -109,6 +126,11 @@ async fn workers_wait_for_the_first_list() {
         seen.lock().unwrap().is_empty(),
         "no reconcile before the pods were listed: {:?}",
         seen.lock().unwrap()
+    );
+    let namespaces = other.lock().unwrap().clone();
+    assert!(
+        namespaces.first().is_some_and(|n| *n >= 4),
+        "the namespace controller ran on its full cache meanwhile: {namespaces:?}"
     );
 
     open.send(true).unwrap();
@@ -135,22 +157,8 @@ async fn a_manager_stopped_before_its_caches_synced_ends() {
         inner: client,
         open: rx,
     });
-    let options = Options {
-        controllers: vec!["probe".into()],
-        ..Options::default()
-    };
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let mut manager = ControllerManager::new(held, options, tokio_clock());
-    let s = seen.clone();
-    manager.register(
-        "probe",
-        Arc::new(move |ctx: &Context| {
-            Arc::new(Probe {
-                pods: ctx.informers.get::<Pod>(),
-                seen: s.clone(),
-            }) as Arc<dyn Controller>
-        }),
-    );
+    let mut manager = ControllerManager::new(held, options(&["probe"]), tokio_clock());
+    let seen = probe::<Pod>(&mut manager, "probe");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(manager.run(async move {
         let _ = stopped.await;

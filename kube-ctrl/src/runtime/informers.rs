@@ -17,18 +17,40 @@ use tokio::task::JoinHandle;
 use super::queue::WorkQueue;
 
 /// One informer per kind, created on first use and shared by every caller.
+///
+/// A [`tracking`](Self::tracking) view shares the informers and also notes which kinds its
+/// user asked for, so that its [`wait_for_cache_sync`](Self::wait_for_cache_sync) waits for
+/// those only: the controller manager gives each controller such a view, and a kind that cannot
+/// be listed holds back only the controllers that read it (as kube-controller-manager's
+/// per-controller `WaitForNamedCacheSync`).
 #[doc(alias = "SharedInformerFactory")]
 #[derive(Clone)]
 pub struct SharedInformers {
     client: Arc<dyn Client>,
     inner: Arc<Mutex<Inner>>,
+    /// The kinds this view handed out (a tracking view only).
+    used: Option<Arc<Mutex<Vec<Probe>>>>,
+}
+
+/// A new future of one informer's first complete list.
+type SyncFn = Arc<dyn Fn() -> WaitUntilReady + Send + Sync>;
+
+/// One informer's kind and first-list probe.
+#[derive(Clone)]
+struct Probe {
+    kind: TypeId,
+    name: &'static str,
+    synced: SyncFn,
+}
+
+struct Entry {
+    informer: Box<dyn Any + Send + Sync>,
+    probe: Probe,
 }
 
 #[derive(Default)]
 struct Inner {
-    informers: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
-    /// Per informer: a new future of its first complete list.
-    synced: Vec<Box<dyn Fn() -> WaitUntilReady + Send + Sync>>,
+    informers: HashMap<TypeId, Entry>,
     drivers: Vec<JoinHandle<()>>,
 }
 
@@ -48,6 +70,17 @@ impl SharedInformers {
         SharedInformers {
             client,
             inner: Arc::new(Mutex::new(Inner::default())),
+            used: None,
+        }
+    }
+
+    /// A view on the same informers that records the kinds asked for through it; its
+    /// [`wait_for_cache_sync`](Self::wait_for_cache_sync) waits for those kinds only.
+    pub fn tracking(&self) -> Self {
+        SharedInformers {
+            client: self.client.clone(),
+            inner: self.inner.clone(),
+            used: Some(Arc::default()),
         }
     }
 
@@ -62,10 +95,21 @@ impl SharedInformers {
 
     /// The shared informer of kind `K` across all namespaces (started on first call).
     pub fn get<K: Resource>(&self) -> Informer<K> {
+        let (informer, probe) = self.get_or_start::<K>();
+        if let Some(used) = &self.used {
+            let mut used = used.lock().unwrap_or_else(|e| e.into_inner());
+            if !used.iter().any(|p| p.kind == probe.kind) {
+                used.push(probe);
+            }
+        }
+        informer
+    }
+
+    fn get_or_start<K: Resource>(&self) -> (Informer<K>, Probe) {
         let mut inner = self.lock();
-        if let Some(i) = inner.informers.get(&TypeId::of::<K>()) {
-            if let Some(i) = i.downcast_ref::<Informer<K>>() {
-                return i.clone();
+        if let Some(e) = inner.informers.get(&TypeId::of::<K>()) {
+            if let Some(i) = e.informer.downcast_ref::<Informer<K>>() {
+                return (i.clone(), e.probe.clone());
             }
         }
         let (informer, driver) = Informer::<K>::new(
@@ -76,28 +120,64 @@ impl SharedInformers {
         );
         inner.drivers.push(tokio::spawn(driver.run()));
         let i = informer.clone();
-        inner.synced.push(Box::new(move || i.wait_until_ready()));
-        inner
-            .informers
-            .insert(TypeId::of::<K>(), Box::new(informer.clone()));
-        informer
+        let probe = Probe {
+            kind: TypeId::of::<K>(),
+            name: K::KIND,
+            synced: Arc::new(move || i.wait_until_ready()),
+        };
+        inner.informers.insert(
+            TypeId::of::<K>(),
+            Entry {
+                informer: Box::new(informer.clone()),
+                probe: probe.clone(),
+            },
+        );
+        (informer, probe)
     }
 
-    /// Resolves once every informer started so far has completed its first list (client-go
-    /// `WaitForCacheSync`): `true`, or `false` when an informer was shut down first. Informers
-    /// started after the call are not waited for.
+    /// Resolves once the informers have completed their first list (client-go
+    /// `WaitForCacheSync`): those this view handed out for a [`tracking`](Self::tracking) view,
+    /// every informer started so far otherwise. `true`, or `false` when an informer was shut
+    /// down first. Informers asked for after the call are not waited for.
     ///
     /// An informer whose list keeps failing keeps this pending (its driver retries with
     /// backoff), as in client-go: acting on a partial cache would, say, create pods that
     /// already exist.
     #[doc(alias = "WaitForCacheSync")]
     pub fn wait_for_cache_sync(&self) -> impl Future<Output = bool> + Send + 'static {
-        let waits: Vec<WaitUntilReady> = self.lock().synced.iter().map(|f| f()).collect();
+        let waits: Vec<WaitUntilReady> = self.probes().iter().map(|p| (p.synced)()).collect();
         async move {
             futures::future::join_all(waits)
                 .await
                 .iter()
                 .all(Result::is_ok)
+        }
+    }
+
+    /// The kinds [`wait_for_cache_sync`](Self::wait_for_cache_sync) would wait for whose first
+    /// list has not completed (for logs).
+    pub fn unsynced(&self) -> Vec<&'static str> {
+        let waker = futures::task::noop_waker();
+        let mut cx = std::task::Context::from_waker(&waker);
+        self.probes()
+            .iter()
+            .filter(|p| {
+                let mut w = (p.synced)();
+                std::pin::Pin::new(&mut w).poll(&mut cx).is_pending()
+            })
+            .map(|p| p.name)
+            .collect()
+    }
+
+    fn probes(&self) -> Vec<Probe> {
+        match &self.used {
+            Some(used) => used.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            None => self
+                .lock()
+                .informers
+                .values()
+                .map(|e| e.probe.clone())
+                .collect(),
         }
     }
 
@@ -118,7 +198,6 @@ impl SharedInformers {
             d.abort();
         }
         inner.informers.clear();
-        inner.synced.clear();
     }
 }
 
