@@ -10,8 +10,9 @@
 //!   `status.audiences` and, when something failed, `status.error`. A token nobody knows is
 //!   `status: {user: {}}`. 400 `token is required for TokenReview in authentication` for an
 //!   empty token.
-//! - `authentication.k8s.io/v1` **SelfSubjectReview** (`kubectl auth whoami`, 1.28+): the
-//!   caller's own user info in `status.userInfo`.
+//! - `authentication.k8s.io/v1` **SelfSubjectReview** (`kubectl auth whoami`, 1.28+), also as
+//!   `v1beta1` (kubectl 1.27 asks for it): the caller's own user info in `status.userInfo`,
+//!   answered in the version asked.
 //! - `authorization.k8s.io/v1` **SelfSubjectRulesReview** (`kubectl auth can-i --list`): the
 //!   rules the caller holds in `spec.namespace` (400 `no namespace on request` without one),
 //!   from [`Authorizer::rules_for`](crate::auth::Authorizer::rules_for): `status.resourceRules`

@@ -421,3 +421,72 @@ async fn reviews_are_served_in_discovery() {
     let pos = |g: &str| groups.iter().position(|x| x == g).unwrap();
     assert!(pos("authentication.k8s.io") < pos("authorization.k8s.io"));
 }
+
+/// SelfSubjectReview is also served as `authentication.k8s.io/v1beta1` (what kubectl 1.27's
+/// `auth whoami` asks for), answering in the version asked; TokenReview is not, and the group
+/// prefers v1.
+#[tokio::test]
+async fn self_subject_reviews_in_v1beta1() {
+    let h = start().await;
+    const BETA: &str = "/apis/authentication.k8s.io/v1beta1/selfsubjectreviews";
+    let r = post(
+        &h.client(ALICE),
+        BETA,
+        json!({"apiVersion": "authentication.k8s.io/v1beta1", "kind": "SelfSubjectReview"}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let v = r.json().unwrap();
+    assert_eq!(v["apiVersion"], "authentication.k8s.io/v1beta1");
+    assert_eq!(v["kind"], "SelfSubjectReview");
+    assert_eq!(v["status"]["userInfo"]["username"], "alice");
+    // A v1 body on the v1beta1 path is a bad request, as kube-apiserver's decoder says.
+    let r = post(
+        &h.client(ALICE),
+        BETA,
+        json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    let r = post(
+        &h.admin(),
+        "/apis/authentication.k8s.io/v1beta1/tokenreviews",
+        token_review(ALICE, &[]),
+    )
+    .await;
+    assert_eq!(r.status, 404, "{:?}", r.body);
+
+    let admin = h.admin();
+    let group = admin
+        .send_raw(Method::GET, "/apis/authentication.k8s.io", &[], None)
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        group["versions"],
+        json!([
+            {"groupVersion": "authentication.k8s.io/v1", "version": "v1"},
+            {"groupVersion": "authentication.k8s.io/v1beta1", "version": "v1beta1"}
+        ])
+    );
+    assert_eq!(group["preferredVersion"]["version"], "v1");
+    let beta = admin
+        .send_raw(
+            Method::GET,
+            "/apis/authentication.k8s.io/v1beta1",
+            &[],
+            None,
+        )
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    let names: Vec<&str> = beta["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["selfsubjectreviews"]);
+}

@@ -5,7 +5,9 @@
 //! verbs (exactly Kubernetes' list), short names, categories, storage version hash and
 //! subresources with their response kinds. [`RESOURCES`] lists them in the order Kubernetes
 //! serves discovery: group-versions in [`GROUP_VERSIONS`] order, resources sorted by plural
-//! within each.
+//! within each. One deviation: `authentication.k8s.io/v1beta1` SelfSubjectReview, which
+//! Kubernetes serves only when that beta version is enabled, is always served (for kubectl
+//! 1.27's `auth whoami`).
 //!
 //! | group/version | resource | kind | scope | short names | categories | subresources |
 //! |---|---|---|---|---|---|---|
@@ -348,8 +350,9 @@ pub const RESOURCES: &[ResourceInfo] = &[
     // authentication.k8s.io/v1
     ResourceInfo { verbs: CREATE, ..res("authentication.k8s.io", "SelfSubjectReview", "selfsubjectreviews", "selfsubjectreview", false, &[], &[], "", &[]) },
     ResourceInfo { verbs: CREATE, ..res("authentication.k8s.io", "TokenReview", "tokenreviews", "tokenreview", false, &[], &[], "", &[]) },
-    // authentication.k8s.io/v1beta1: SelfSubjectReview only, as kube-apiserver 1.27–1.29
-    // serve it (kubectl 1.27's `auth whoami` asks for this version)
+    // authentication.k8s.io/v1beta1: SelfSubjectReview only. kube-apiserver 1.27–1.29 serve it
+    // when the beta version is enabled (`--runtime-config`); kubox always does, so that
+    // kubectl 1.27's `auth whoami` (which asks for v1beta1) works.
     ResourceInfo { version: "v1beta1", verbs: CREATE, ..res("authentication.k8s.io", "SelfSubjectReview", "selfsubjectreviews", "selfsubjectreview", false, &[], &[], "", &[]) },
     // authorization.k8s.io/v1
     ResourceInfo { verbs: CREATE, ..res("authorization.k8s.io", "SelfSubjectAccessReview", "selfsubjectaccessreviews", "selfsubjectaccessreview", false, &[], &[], "", &[]) },
@@ -488,6 +491,7 @@ mod tests {
                     .filter(|o| matches_name(o, n))
                     .map(|o| (o.group, o.plural))
                     .collect();
+                owners.sort_unstable();
                 owners.dedup();
                 assert_eq!(owners.len(), 1, "{n} is ambiguous");
             }

@@ -153,6 +153,11 @@ fn find_kind(api_version: &str, kind: &str) -> Option<usize> {
     if kind.is_empty() || !kind.chars().all(|c| c.is_ascii_alphanumeric()) {
         return None;
     }
+    // v1beta1 SelfSubjectReview (served for kubectl 1.27) has v1's fields and numbers.
+    let version = match (short, version, kind) {
+        ("authentication", "v1beta1", "SelfSubjectReview") => "v1",
+        _ => version,
+    };
     find(&format!("k8s.io.api.{short}.{version}.{kind}"))
 }
 

@@ -125,6 +125,15 @@ fn schema_is_sorted_and_consistent() {
         assert!(message_name(av, k).is_some(), "{av} {k}");
     }
     assert_eq!(message_name("batch/v1", "Job"), None);
+    // v1beta1 SelfSubjectReview shares v1's message.
+    assert_eq!(
+        message_name("authentication.k8s.io/v1beta1", "SelfSubjectReview"),
+        Some("k8s.io.api.authentication.v1.SelfSubjectReview")
+    );
+    assert_eq!(
+        message_name("authentication.k8s.io/v1beta1", "TokenReview"),
+        None
+    );
 }
 
 #[test]
