@@ -632,6 +632,9 @@ impl DefaultScheduler {
                         _ = self.wake.notified() => {}
                         _ = tokio::time::sleep_until(until) => {}
                     }
+                    // Waiting yielded: a new batch starts.
+                    batch = 0;
+                    batch_start = Instant::now();
                 }
             }
         }
