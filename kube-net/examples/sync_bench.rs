@@ -47,6 +47,7 @@ fn desired(services: u32, endpoints: u32) -> DesiredState {
             affinity: None,
             internal_local: false,
             external_local: false,
+            serving_endpoints: eps.clone(),
             cluster_endpoints: eps,
             external_endpoints: Vec::new(),
             has_any_endpoints: true,

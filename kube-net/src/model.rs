@@ -127,6 +127,11 @@ pub struct ServicePortRules {
     pub external_endpoints: Vec<SocketAddrV4>,
     /// Whether the Service has usable endpoints anywhere in the cluster.
     pub has_any_endpoints: bool,
+    /// Every endpoint of the port that still serves (ready, or terminating but serving),
+    /// anywhere in the cluster (sorted, unique). A UDP flow to one of these is left alone even
+    /// when new flows no longer go there; flows to any other endpoint are stale (kube-proxy
+    /// clears the conntrack entries of UDP endpoints that stopped serving).
+    pub serving_endpoints: Vec<SocketAddrV4>,
 }
 
 impl ServicePortRules {
@@ -358,6 +363,7 @@ pub fn desired_state<'a>(
                     cluster_endpoints: cat.cluster,
                     external_endpoints: cat.external,
                     has_any_endpoints: cat.has_any,
+                    serving_endpoints: cat.serving,
                 },
             );
         }
@@ -482,6 +488,7 @@ struct Categorized {
     cluster: Vec<SocketAddrV4>,
     external: Vec<SocketAddrV4>,
     has_any: bool,
+    serving: Vec<SocketAddrV4>,
 }
 
 /// kube-proxy's `CategorizeEndpoints` (without topology hints): cluster endpoints are the
@@ -524,6 +531,7 @@ fn categorize(
         cluster: cluster_eps,
         external,
         has_any,
+        serving: pick(&|e| e.serving),
     }
 }
 
@@ -620,6 +628,11 @@ mod tests {
         let d = desired_state(&cfg(), [&s], [&sl]);
         let r = d.services.values().next().unwrap();
         assert_eq!(r.cluster_endpoints, addrs(&["10.0.0.3:8080"]));
+        // The terminating one still serves: its existing UDP flows stay.
+        assert_eq!(
+            r.serving_endpoints,
+            addrs(&["10.0.0.1:8080", "10.0.0.3:8080"])
+        );
     }
 
     #[test]

@@ -89,8 +89,9 @@
 //!   (`kubox-a`/`kubox-b`) for the atomic full resync instead of one fixed `kube-proxy` table.
 //! - The `external-…` chain of a Local-policy NodePort has no short-circuits for traffic
 //!   from pods or from the node itself (they get this node's endpoints only).
-//! - Stale UDP conntrack entries: as Kubernetes, flows DNATed to an endpoint that left a
-//!   UDP Service are deleted after the switch (the `conntrack` submodule: a ctnetlink dump
+//! - Stale UDP conntrack entries: as Kubernetes, flows DNATed to an endpoint that stopped
+//!   serving a UDP Service (left it, or is no longer ready nor terminating-but-serving) are
+//!   deleted after the switch (the `conntrack` submodule: a ctnetlink dump
 //!   filtered in userspace, then deletes by original tuple; no `conntrack` binary needed).
 //!   Kubernetes also clears the entries of a UDP ClusterIP that gains its first endpoints;
 //!   that is not done here.
@@ -928,10 +929,21 @@ impl Nftables {
             if old.name.protocol != Protocol::Udp {
                 continue;
             }
-            let keep =
-                |eps: &[SocketAddrV4], ep: &SocketAddrV4| new.is_some_and(|_| eps.contains(ep));
-            for ep in &old.cluster_endpoints {
-                if !keep(new.map_or(&[][..], |n| &n.cluster_endpoints), ep) {
+            // A flow stays while its endpoint still serves, even if new flows go elsewhere
+            // (a terminating pod finishing its work); kube-proxy's stale-entry rule.
+            let serving = new.map_or(&[][..], |n| &n.serving_endpoints[..]);
+            let keep = |ep: &SocketAddrV4| serving.contains(ep);
+            // Flows may lead to any endpoint that served before, chosen or not any more (a
+            // terminating one keeps the flows it had).
+            let had_flows = |chosen: &[SocketAddrV4]| -> BTreeSet<SocketAddrV4> {
+                chosen
+                    .iter()
+                    .chain(&old.serving_endpoints)
+                    .copied()
+                    .collect()
+            };
+            for ep in &had_flows(&old.cluster_endpoints) {
+                if !keep(ep) {
                     stale.push(conntrack::Stale {
                         dst: Some(old.cluster_ip),
                         dport: old.port,
@@ -940,9 +952,9 @@ impl Nftables {
                 }
             }
             if let Some(np) = old.node_port {
-                for ep in &old.external_endpoints {
+                for ep in &had_flows(&old.external_endpoints) {
                     let same_port = new.is_some_and(|n| n.node_port == Some(np));
-                    if !same_port || !keep(new.map_or(&[][..], |n| &n.external_endpoints), ep) {
+                    if !same_port || !keep(ep) {
                         stale.push(conntrack::Stale {
                             dst: None,
                             dport: np,
@@ -1332,6 +1344,7 @@ mod tests {
             external_local: false,
             has_any_endpoints: !eps.is_empty(),
             cluster_endpoints: eps.clone(),
+            serving_endpoints: eps.clone(),
             external_endpoints: if node_port.is_some() { eps } else { Vec::new() },
         }
     }

@@ -43,6 +43,7 @@ pub fn service_port(
         } else {
             Vec::new()
         },
+        serving_endpoints: eps.clone(),
         cluster_endpoints: eps,
     }
 }

@@ -6,8 +6,8 @@
 //! failing that, on a node-local port (`0.0.0.0:<ephemeral>`, reported in
 //! [`Report::notes`] and [`Userspace::listeners`]); a NodePort gets a listener on
 //! `0.0.0.0:<nodePort>`. Connections (TCP) and flows (UDP, by client address, closed after
-//! [`UserspaceConfig::udp_idle_timeout`], or at their next datagram once their endpoint left
-//! the Service, as kube-proxy clears such conntrack entries) go round-robin over the
+//! [`UserspaceConfig::udp_idle_timeout`], or at their next datagram once their endpoint stopped
+//! serving, as kube-proxy clears such conntrack entries) go round-robin over the
 //! endpoints; with
 //! `sessionAffinity: ClientIP` a client stays on its endpoint until the timeout passes without
 //! traffic. A Service port without endpoints has no listener, so clients are refused (TCP RST,
@@ -65,6 +65,8 @@ impl Default for UserspaceConfig {
 #[derive(Debug)]
 pub struct Balancer {
     endpoints: Vec<SocketAddrV4>,
+    /// Endpoints whose existing UDP flows stay (they still serve).
+    serving: Vec<SocketAddrV4>,
     next: usize,
     affinity: Option<Duration>,
     sticky: HashMap<Ipv4Addr, (SocketAddrV4, Instant)>,
@@ -74,6 +76,7 @@ impl Balancer {
     /// A balancer over `endpoints`; `affinity`: the client-IP stickiness timeout.
     pub fn new(endpoints: Vec<SocketAddrV4>, affinity: Option<Duration>) -> Self {
         Balancer {
+            serving: endpoints.clone(),
             endpoints,
             next: 0,
             affinity,
@@ -89,6 +92,17 @@ impl Balancer {
         self.sticky.retain(|_, (ep, _)| endpoints.contains(ep));
         self.endpoints = endpoints;
         self.affinity = affinity;
+    }
+
+    /// Sets the endpoints that still serve (by default the chosen ones): existing UDP flows
+    /// to them stay when new flows go elsewhere.
+    pub fn set_serving(&mut self, serving: Vec<SocketAddrV4>) {
+        self.serving = serving;
+    }
+
+    /// Whether an existing flow to `ep` may stay: `ep` still serves.
+    pub fn serves(&self, ep: &SocketAddrV4) -> bool {
+        self.serving.contains(ep) || self.endpoints.contains(ep)
     }
 
     /// The endpoint for a new connection from `client` at `now`; `skip`: endpoints that just
@@ -310,12 +324,13 @@ async fn apply_port(
     if r.cluster_endpoints.is_empty() {
         st.cluster = None;
     } else if let Some((b, _)) = &st.cluster {
-        b.lock().update(r.cluster_endpoints.clone(), affinity);
+        let mut b = b.lock();
+        b.update(r.cluster_endpoints.clone(), affinity);
+        b.set_serving(r.serving_endpoints.clone());
     } else {
-        let b = Arc::new(Mutex::new(Balancer::new(
-            r.cluster_endpoints.clone(),
-            affinity,
-        )));
+        let mut balancer = Balancer::new(r.cluster_endpoints.clone(), affinity);
+        balancer.set_serving(r.serving_endpoints.clone());
+        let b = Arc::new(Mutex::new(balancer));
         let vip = SocketAddr::V4(SocketAddrV4::new(r.cluster_ip, r.port));
         let mut listener = None;
         if config.bind_cluster_ips {
@@ -351,15 +366,16 @@ async fn apply_port(
         Some(np) if !r.external_endpoints.is_empty() => {
             if let Some((b, l)) = &st.external {
                 if l.addr.port() == np {
-                    b.lock().update(r.external_endpoints.clone(), affinity);
+                    let mut b = b.lock();
+                    b.update(r.external_endpoints.clone(), affinity);
+                    b.set_serving(r.serving_endpoints.clone());
                     return;
                 }
             }
             st.external = None;
-            let b = Arc::new(Mutex::new(Balancer::new(
-                r.external_endpoints.clone(),
-                affinity,
-            )));
+            let mut balancer = Balancer::new(r.external_endpoints.clone(), affinity);
+            balancer.set_serving(r.serving_endpoints.clone());
+            let b = Arc::new(Mutex::new(balancer));
             let addr = SocketAddr::V4(SocketAddrV4::new(config.node_port_address, np));
             match listen(config, r, addr, b.clone()).await {
                 Ok(l) => st.external = Some((b, l)),
@@ -495,12 +511,12 @@ async fn udp_loop(sock: Arc<UdpSocket>, b: Shared, config: Arc<UserspaceConfig>)
             .lock()
             .get(&peer)
             .map(|f| (f.upstream.clone(), f.endpoint));
-        // A flow to an endpoint that went away is over (kube-proxy clears the conntrack
-        // entries of removed UDP endpoints): the datagram starts a new flow.
+        // A flow to an endpoint that stopped serving is over (kube-proxy clears the conntrack
+        // entries of such UDP endpoints): the datagram starts a new flow.
         let had_flow = existing.is_some();
         let live = existing.filter(|(_, ep)| {
             let mut b = b.lock();
-            b.endpoints.contains(ep) && {
+            b.serves(ep) && {
                 b.touch(client_ip(peer), Instant::now());
                 true
             }

@@ -62,12 +62,11 @@ async fn userspace_falls_back_to_node_local_ports_when_the_vip_cannot_be_bound()
     us.cleanup().await.unwrap();
 }
 
-/// A UDP flow (one client socket) whose endpoint is removed moves to a live endpoint with its
-/// next datagram, as kube-proxy clears the conntrack entries of removed UDP endpoints; it
-/// used to stay with the removed pod until the flow went idle.
+/// UDP flows keep their endpoint while it serves and move once it stops (kube-proxy's
+/// conntrack cleanup); they used to stay with a removed pod until the flow went idle.
 #[tokio::test]
-async fn a_udp_flow_leaves_a_removed_endpoint() {
-    let topo = Topology::new(2);
+async fn userspace_udp_flows_follow_serving_endpoints() {
+    let topo = Topology::new(3);
     topo.node
         .ip(&["route", "add", "local", "10.96.0.0/16", "dev", "lo"]);
     let mut us = Userspace::new(UserspaceConfig {
@@ -75,30 +74,6 @@ async fn a_udp_flow_leaves_a_removed_endpoint() {
         ..UserspaceConfig::default()
     })
     .unwrap();
-    let svcs = vec![service("dns", "10.96.0.11", 53, "UDP", None, false)];
-    us.sync(&desired(&svcs, &[slice("dns", "UDP", &[0, 1])]))
-        .await
-        .unwrap();
-    // One socket in the client's namespace: every datagram below is one flow.
-    let sock = topo.client.run(|| {
-        let s = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
-        s.set_read_timeout(Some(std::time::Duration::from_secs(2)))
-            .unwrap();
-        s.connect("10.96.0.11:53").unwrap();
-        s
-    });
-    let ask = |s: &std::net::UdpSocket| {
-        s.send(b"hi").unwrap();
-        let mut buf = [0u8; 64];
-        let n = s.recv(&mut buf).expect("an answer");
-        String::from_utf8_lossy(&buf[..n]).into_owned()
-    };
-    let first = ask(&sock);
-    assert_eq!(ask(&sock), first, "one flow, one endpoint");
-    let other = if first == "pod-0" { 1 } else { 0 };
-    us.sync(&desired(&svcs, &[slice("dns", "UDP", &[other])]))
-        .await
-        .unwrap();
-    assert_eq!(ask(&sock), format!("pod-{other}"));
+    udp_flow_scenario(&topo, &mut us).await;
     us.cleanup().await.unwrap();
 }

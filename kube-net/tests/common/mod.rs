@@ -361,9 +361,25 @@ pub fn slice(
     protocol: &str,
     pods: &[usize],
 ) -> kubox_core::api::discovery_v1::EndpointSlice {
-    let eps: Vec<serde_json::Value> = pods
+    let eps: Vec<(usize, bool, bool, bool)> =
+        pods.iter().map(|i| (*i, true, true, false)).collect();
+    slice_with(svc, protocol, &eps)
+}
+
+/// The EndpointSlice of Service `svc` with endpoints `(pod index, ready, serving, terminating)`.
+pub fn slice_with(
+    svc: &str,
+    protocol: &str,
+    eps: &[(usize, bool, bool, bool)],
+) -> kubox_core::api::discovery_v1::EndpointSlice {
+    let eps: Vec<serde_json::Value> = eps
         .iter()
-        .map(|i| serde_json::json!({"addresses": [Topology::pod_ip(*i).to_string()], "conditions": {"ready": true}, "nodeName": "node"}))
+        .map(|(i, ready, serving, terminating)| {
+            serde_json::json!({
+            "addresses": [Topology::pod_ip(*i).to_string()],
+            "conditions": {"ready": ready, "serving": serving, "terminating": terminating},
+            "nodeName": "node"})
+        })
         .collect();
     serde_json::from_value(serde_json::json!({
         "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
@@ -374,6 +390,85 @@ pub fn slice(
         "ports": [{"name": "p", "port": POD_PORT, "protocol": protocol}]
     }))
     .unwrap()
+}
+
+/// One UDP flow (one client socket, one 5-tuple) to a Service at `vip` in `topo` (3 pods),
+/// through endpoint changes, as kube-proxy keeps and clears conntrack entries: the flow stays
+/// on its endpoint while endpoints are added and while its endpoint terminates but still
+/// serves (new flows go elsewhere then); it moves at its next datagram once its endpoint
+/// stops serving or leaves.
+pub async fn udp_flow_scenario(topo: &Topology, backend: &mut dyn kube_net::NetworkRules) {
+    let vip = sa("10.96.0.40:53");
+    let svcs = vec![service("dns", "10.96.0.40", 53, "UDP", None, false)];
+    let sync =
+        |eps: Vec<(usize, bool, bool, bool)>| desired(&svcs, &[slice_with("dns", "UDP", &eps)]);
+    backend
+        .sync(&sync(vec![(0, true, true, false), (1, true, true, false)]))
+        .await
+        .unwrap();
+    let sock = topo.client.run(move || {
+        let s = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        s.connect(vip).unwrap();
+        s
+    });
+    let ask = |s: &std::net::UdpSocket| {
+        s.send(b"hi").unwrap();
+        let mut buf = [0u8; 64];
+        match s.recv(&mut buf) {
+            Ok(n) => String::from_utf8_lossy(&buf[..n]).into_owned(),
+            Err(e) => format!("error:{:?}", e.kind()),
+        }
+    };
+    let first = ask(&sock);
+    assert!(first.starts_with("pod-"), "{first}");
+    assert_eq!(ask(&sock), first, "one flow, one endpoint");
+    let on: usize = first["pod-".len()..].parse().unwrap();
+    let other = 1 - on;
+    // An added endpoint does not move the flow.
+    backend
+        .sync(&sync(vec![
+            (0, true, true, false),
+            (1, true, true, false),
+            (2, true, true, false),
+        ]))
+        .await
+        .unwrap();
+    assert_eq!(ask(&sock), first, "adding an endpoint keeps the flow");
+    // Terminating but still serving: the flow stays, new flows avoid it.
+    let mut eps = vec![(other, true, true, false), (2, true, true, false)];
+    eps.push((on, false, true, true));
+    backend.sync(&sync(eps)).await.unwrap();
+    assert_eq!(
+        ask(&sock),
+        first,
+        "a terminating endpoint that serves keeps its flow"
+    );
+    let fresh = topo.udp_spread(vip, 20);
+    assert!(
+        !fresh.contains_key(&first),
+        "new flows avoid the terminating pod: {fresh:?}"
+    );
+    // No longer serving: the flow moves.
+    let eps = vec![
+        (other, true, true, false),
+        (2, true, true, false),
+        (on, false, false, true),
+    ];
+    backend.sync(&sync(eps)).await.unwrap();
+    let moved = ask(&sock);
+    assert!(moved != first && moved.starts_with("pod-"), "{moved}");
+    // Its new endpoint leaves: it moves again, to the one left.
+    let left = if moved == format!("pod-{other}") {
+        2
+    } else {
+        other
+    };
+    backend
+        .sync(&sync(vec![(left, true, true, false)]))
+        .await
+        .unwrap();
+    assert_eq!(ask(&sock), format!("pod-{left}"));
 }
 
 /// The desired state of these objects, for node "node".
