@@ -376,7 +376,8 @@ pub const RESOURCES: &[ResourceInfo] = &[
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceInfo> {
     RESOURCES
         .iter()
-        .find(|r| r.group == group && r.version == version && r.plural == plural)
+        // The plural first: it differs between most entries, so most are rejected at once.
+        .find(|r| r.plural == plural && r.group == group && r.version == version)
 }
 
 /// The resource of kind `kind` in `group` (any served version).
@@ -391,7 +392,7 @@ pub fn for_api_version_kind(api_version: &str, kind: &str) -> Option<&'static Re
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
     RESOURCES
         .iter()
-        .find(|r| r.group == group && r.version == version && r.kind == kind)
+        .find(|r| r.kind == kind && r.group == group && r.version == version)
 }
 
 /// The registry entry of a Rust kind: `registry::of::<Pod>()`.
