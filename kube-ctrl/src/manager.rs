@@ -187,7 +187,7 @@ impl ControllerManager {
             clock: self.clock.clone(),
         };
         let mut running = Running {
-            informers: ctx.informers.tracking(),
+            informers: ctx.informers.clone(),
             stopped: CancellationToken::new(),
             queues: Vec::new(),
             handlers: Vec::new(),

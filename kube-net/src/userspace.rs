@@ -73,31 +73,38 @@ pub struct Balancer {
 }
 
 impl Balancer {
-    /// A balancer over `endpoints`; `affinity`: the client-IP stickiness timeout.
-    pub fn new(endpoints: Vec<SocketAddrV4>, affinity: Option<Duration>) -> Self {
+    /// A balancer choosing among `endpoints`; `serving`: the endpoints whose existing UDP
+    /// flows stay although new flows may go elsewhere (the chosen ones always do);
+    /// `affinity`: the client-IP stickiness timeout.
+    pub fn new(
+        endpoints: Vec<SocketAddrV4>,
+        serving: Vec<SocketAddrV4>,
+        affinity: Option<Duration>,
+    ) -> Self {
         Balancer {
-            serving: endpoints.clone(),
             endpoints,
+            serving,
             next: 0,
             affinity,
             sticky: HashMap::new(),
         }
     }
 
-    /// Replaces the endpoints (affinity entries of endpoints that went away are dropped).
-    pub fn update(&mut self, endpoints: Vec<SocketAddrV4>, affinity: Option<Duration>) {
+    /// Replaces the endpoints and the serving ones, as in [`new`](Self::new) (affinity entries
+    /// of endpoints that went away are dropped).
+    pub fn update(
+        &mut self,
+        endpoints: Vec<SocketAddrV4>,
+        serving: Vec<SocketAddrV4>,
+        affinity: Option<Duration>,
+    ) {
         if affinity != self.affinity {
             self.sticky.clear();
         }
         self.sticky.retain(|_, (ep, _)| endpoints.contains(ep));
         self.endpoints = endpoints;
-        self.affinity = affinity;
-    }
-
-    /// Sets the endpoints that still serve (by default the chosen ones): existing UDP flows
-    /// to them stay when new flows go elsewhere.
-    pub fn set_serving(&mut self, serving: Vec<SocketAddrV4>) {
         self.serving = serving;
+        self.affinity = affinity;
     }
 
     /// Whether an existing flow to `ep` may stay: `ep` still serves.
@@ -324,13 +331,15 @@ async fn apply_port(
     if r.cluster_endpoints.is_empty() {
         st.cluster = None;
     } else if let Some((b, _)) = &st.cluster {
-        let mut b = b.lock();
-        b.update(r.cluster_endpoints.clone(), affinity);
-        b.set_serving(r.serving_endpoints.clone());
+        let serving = r.serving_endpoints.clone();
+        b.lock()
+            .update(r.cluster_endpoints.clone(), serving, affinity);
     } else {
-        let mut balancer = Balancer::new(r.cluster_endpoints.clone(), affinity);
-        balancer.set_serving(r.serving_endpoints.clone());
-        let b = Arc::new(Mutex::new(balancer));
+        let b = Arc::new(Mutex::new(Balancer::new(
+            r.cluster_endpoints.clone(),
+            r.serving_endpoints.clone(),
+            affinity,
+        )));
         let vip = SocketAddr::V4(SocketAddrV4::new(r.cluster_ip, r.port));
         let mut listener = None;
         if config.bind_cluster_ips {
@@ -366,16 +375,18 @@ async fn apply_port(
         Some(np) if !r.external_endpoints.is_empty() => {
             if let Some((b, l)) = &st.external {
                 if l.addr.port() == np {
-                    let mut b = b.lock();
-                    b.update(r.external_endpoints.clone(), affinity);
-                    b.set_serving(r.serving_endpoints.clone());
+                    let serving = r.serving_endpoints.clone();
+                    b.lock()
+                        .update(r.external_endpoints.clone(), serving, affinity);
                     return;
                 }
             }
             st.external = None;
-            let mut balancer = Balancer::new(r.external_endpoints.clone(), affinity);
-            balancer.set_serving(r.serving_endpoints.clone());
-            let b = Arc::new(Mutex::new(balancer));
+            let b = Arc::new(Mutex::new(Balancer::new(
+                r.external_endpoints.clone(),
+                r.serving_endpoints.clone(),
+                affinity,
+            )));
             let addr = SocketAddr::V4(SocketAddrV4::new(config.node_port_address, np));
             match listen(config, r, addr, b.clone()).await {
                 Ok(l) => st.external = Some((b, l)),
@@ -638,7 +649,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn round_robin_spreads_evenly() {
-        let mut b = Balancer::new(eps(3), None);
+        let mut b = Balancer::new(eps(3), eps(3), None);
         let mut counts = HashMap::new();
         for i in 0..30u8 {
             let ep = b
@@ -652,7 +663,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn affinity_sticks_until_the_timeout() {
-        let mut b = Balancer::new(eps(3), Some(Duration::from_secs(60)));
+        let mut b = Balancer::new(eps(3), eps(3), Some(Duration::from_secs(60)));
         let c = Ipv4Addr::new(192, 168, 0, 1);
         let first = b.pick(c, Instant::now(), &[]).unwrap();
         for _ in 0..5 {
@@ -667,11 +678,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn removed_or_failed_endpoints_are_not_chosen() {
-        let mut b = Balancer::new(eps(2), Some(Duration::from_secs(60)));
+        let mut b = Balancer::new(eps(2), eps(2), Some(Duration::from_secs(60)));
         let c = Ipv4Addr::new(192, 168, 0, 1);
         let first = b.pick(c, Instant::now(), &[]).unwrap();
         let rest: Vec<_> = eps(2).into_iter().filter(|e| *e != first).collect();
-        b.update(rest.clone(), Some(Duration::from_secs(60)));
+        b.update(rest.clone(), rest.clone(), Some(Duration::from_secs(60)));
         assert_eq!(b.pick(c, Instant::now(), &[]), Some(rest[0]));
         assert_eq!(b.pick(c, Instant::now(), &rest), None);
     }

@@ -6,17 +6,27 @@ use common::*;
 use kube_net::userspace::{Userspace, UserspaceConfig};
 use kube_net::NetworkRules;
 
-#[tokio::test]
-async fn userspace_traffic_scenarios() {
-    let topo = Topology::new(3);
-    // The node's service CIDR is local, so the forwarders can bind the ClusterIPs.
+/// A userspace backend in `topo`'s node, whose service CIDR is made local there so that the
+/// forwarders can bind the ClusterIPs.
+fn userspace_binding_vips(topo: &Topology) -> Userspace {
     topo.node
         .ip(&["route", "add", "local", "10.96.0.0/16", "dev", "lo"]);
-    let mut us = Userspace::new(UserspaceConfig {
+    userspace(topo)
+}
+
+/// A userspace backend in `topo`'s node.
+fn userspace(topo: &Topology) -> Userspace {
+    Userspace::new(UserspaceConfig {
         netns: Some(topo.node.path()),
         ..UserspaceConfig::default()
     })
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test]
+async fn userspace_traffic_scenarios() {
+    let topo = Topology::new(3);
+    let mut us = userspace_binding_vips(&topo);
     scenarios(&topo, &mut us).await;
     assert!(us.listeners().is_empty(), "cleanup closes every listener");
 }
@@ -24,13 +34,7 @@ async fn userspace_traffic_scenarios() {
 #[tokio::test]
 async fn userspace_conformance() {
     let topo = Topology::new(0);
-    topo.node
-        .ip(&["route", "add", "local", "10.96.0.0/16", "dev", "lo"]);
-    let mut us = Userspace::new(UserspaceConfig {
-        netns: Some(topo.node.path()),
-        ..UserspaceConfig::default()
-    })
-    .unwrap();
+    let mut us = userspace_binding_vips(&topo);
     kube_net::testing::test_all(&mut us).await;
 }
 
@@ -38,11 +42,7 @@ async fn userspace_conformance() {
 async fn userspace_falls_back_to_node_local_ports_when_the_vip_cannot_be_bound() {
     let topo = Topology::new(2);
     // No local route for the service CIDR here: 10.96.0.10 cannot be bound.
-    let mut us = Userspace::new(UserspaceConfig {
-        netns: Some(topo.node.path()),
-        ..UserspaceConfig::default()
-    })
-    .unwrap();
+    let mut us = userspace(&topo);
     let svcs = vec![service("web", "10.96.0.10", 80, "TCP", None, false)];
     let r = us
         .sync(&desired(&svcs, &[slice("web", "TCP", &[0, 1])]))
@@ -67,13 +67,7 @@ async fn userspace_falls_back_to_node_local_ports_when_the_vip_cannot_be_bound()
 #[tokio::test]
 async fn userspace_udp_flows_follow_serving_endpoints() {
     let topo = Topology::new(3);
-    topo.node
-        .ip(&["route", "add", "local", "10.96.0.0/16", "dev", "lo"]);
-    let mut us = Userspace::new(UserspaceConfig {
-        netns: Some(topo.node.path()),
-        ..UserspaceConfig::default()
-    })
-    .unwrap();
+    let mut us = userspace_binding_vips(&topo);
     udp_flow_scenario(&topo, &mut us).await;
     us.cleanup().await.unwrap();
 }
